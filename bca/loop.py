@@ -1,0 +1,114 @@
+"""Epoch loop: train with progress bars, evaluate after every epoch, track the best dev epoch, log.
+
+Task families plug in through ``task_runtime``: it returns the train loader and an ``evaluate(model)``
+callable, so the loop itself never knows whether it is classifying sentences or solving GSM8K.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+from tqdm.auto import tqdm
+
+from bca.train import Diverged, TrainState, best_epoch, make_scheduler, predict, total_steps, train_step
+
+
+@dataclass
+class FitResult:
+    status: str
+    error: dict | None
+    metrics: dict
+    steps: int
+    step_seconds: float
+    train_seconds: float
+
+
+def classification_runtime(accelerator, cfg, splits, tokenizer):
+    from bca.data import classification_loaders
+    from bca.metrics import load_glue_metric
+
+    train_loader, eval_loader = classification_loaders(splits, tokenizer, cfg.trainer, cfg.trainer.seed)
+    metric = load_glue_metric(cfg.task.name)
+    eval_loader = accelerator.prepare(eval_loader)
+
+    def evaluate(model) -> dict:
+        preds, labels = predict(accelerator, model, eval_loader, splits.is_regression, cfg.trainer.progress)
+        return {k: float(v) for k, v in metric.compute(predictions=preds, references=labels).items()}
+
+    return train_loader, evaluate
+
+
+def task_runtime(accelerator, cfg, splits, tokenizer):
+    """(train loader, evaluate) for the task's family: instruction tasks generate, the rest classify."""
+    if cfg.task.kind == "instruct":
+        from bca.instruct.runtime import instruct_runtime
+
+        return instruct_runtime(accelerator, cfg, splits, tokenizer)
+    return classification_runtime(accelerator, cfg, splits, tokenizer)
+
+
+def fit(accelerator, cfg, model, tokenizer, splits, groups, tracker, record_path) -> FitResult:
+    train_loader, evaluate = task_runtime(accelerator, cfg, splits, tokenizer)
+    steps, epochs = total_steps(cfg.trainer, len(train_loader))
+    optimizer = torch.optim.AdamW(groups)
+    scheduler = make_scheduler(optimizer, cfg.trainer, steps)
+    model, optimizer, train_loader, scheduler = accelerator.prepare(model, optimizer, train_loader, scheduler)
+    state = TrainState()
+    metric_name = splits.metric_for_best
+    show = cfg.trainer.progress and accelerator.is_main_process
+    bar = tqdm(total=steps, desc=f"{cfg.method.name}/{cfg.task.name}", disable=not show, dynamic_ncols=True)
+    t0 = time.perf_counter()
+    status, error = "ok", None
+    model.train()
+    try:
+        while state.epoch < epochs and state.step < steps:
+            losses = []
+            for batch in train_loader:
+                loss, norm = train_step(accelerator, model, batch, optimizer, scheduler, cfg.trainer, state)
+                losses.append(loss)
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss:.4f}")
+                if state.step % cfg.trainer.log_every == 0 or state.step == 1:
+                    lrs = {f"lr/{g['name']}": g["lr"] for g in optimizer.param_groups}
+                    tracker.log({"train/loss": loss, "train/grad_norm": norm, **lrs}, step=state.step)
+                if state.step >= steps:
+                    break
+            state.epoch += 1
+            scores = evaluate(model)
+            entry = {
+                "epoch": state.epoch,
+                "step": state.step,
+                "train_loss": sum(losses) / max(len(losses), 1),
+                "eval": scores,
+            }
+            state.epochs.append(entry)
+            tracker.log(
+                {**{f"eval/{k}": v for k, v in scores.items()}, "epoch": state.epoch}, step=state.step
+            )
+            if show:
+                bar.write(
+                    f"epoch {state.epoch}: train loss {entry['train_loss']:.4f}, eval "
+                    + ", ".join(f"{k} {v:.4f}" for k, v in scores.items())
+                )
+    except Diverged as err:
+        status = "diverged"
+        error = {
+            "type": "Diverged",
+            "message": str(err),
+            "step": err.step,
+            "last_finite_loss": err.last_finite_loss,
+            "what": err.what,
+        }
+        if show:
+            bar.write(f"[bca] {err}: run marked diverged")
+    finally:
+        bar.close()
+    best = best_epoch(state.epochs, metric_name)
+    metrics = {
+        "epochs": state.epochs,
+        "metric_for_best": metric_name,
+        "best": {"epoch": best["epoch"], "eval": best["eval"], "label": "best dev epoch"} if best else None,
+    }
+    return FitResult(status, error, metrics, state.step, state.step_seconds, time.perf_counter() - t0)

@@ -1,0 +1,125 @@
+"""One run end to end: validate -> load -> apply method -> train/eval -> one record.
+
+Every (model, method, task) combination goes through ``run``; it takes a resolved config object with
+attribute access (an OmegaConf DictConfig from Hydra, or anything alike) and returns the record it wrote.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+from omegaconf import OmegaConf
+
+from bca import records, system, tracking
+from bca.loop import fit
+from bca.methods import apply_method, optimizer_groups, split_trainable
+from bca.models import load_model
+from bca.tasks.registry import load_task
+from bca.validate import ConfigProblems, check_run
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def prepare(cfg):
+    """Check and load everything a run needs; every config/data problem is raised here, before training."""
+    problems = []
+    try:
+        splits = load_task(cfg.task)
+    except ValueError as err:  # TaskDataError: missing files, hub offline, bad columns
+        problems.append(str(err))
+        splits = None
+    try:
+        check_run(cfg, num_labels=splits.num_labels if splits else 2)  # None for causal LMs
+    except ConfigProblems as err:
+        problems = err.problems + problems
+    if problems:
+        raise ConfigProblems(problems)
+    return splits
+
+
+def build(cfg, splits):
+    loaded = load_model(cfg.model, num_labels=splits.num_labels, causal=cfg.model.causal)
+    model = apply_method(loaded.model, cfg.method)
+    return model, loaded.tokenizer
+
+
+def param_counts(model, method_name: str) -> dict:
+    split = split_trainable(model, method_name)
+    total = sum(p.numel() for p in model.parameters())
+    return {
+        "adapter": split.adapter_count,
+        "head": split.head_count,
+        "trainable": split.adapter_count + split.head_count,
+        "total": total,
+    }
+
+
+def run(cfg, force: bool = False) -> dict:
+    """Train and evaluate one config; skip it if a finished record with the same run id exists."""
+    config = OmegaConf.to_container(cfg, resolve=True) if OmegaConf.is_config(cfg) else dict(cfg)
+    rid = records.run_id(config)
+    path = records.record_path(cfg.results_dir, rid)
+    if not force and records.finished(path):
+        print(f"[bca] run {rid} already finished: {path} (skipped)")
+        return records.read_record(path)
+
+    splits = prepare(cfg)
+    accelerator = Accelerator(mixed_precision=cfg.trainer.mixed_precision)
+    set_seed(cfg.trainer.seed)
+    model, tokenizer = build(cfg, splits)
+    record = {
+        "schema_version": records.SCHEMA_VERSION,
+        "run_id": rid,
+        "status": "running",
+        "config": config,
+        "params": param_counts(model, cfg.method.name),
+        "versions": system.versions(),
+        "git": system.git_state(),
+        "started_at": now(),
+        "error": None,
+    }
+    groups = optimizer_groups(model, cfg.method, cfg.trainer.weight_decay)
+    record["optimizer"] = {
+        g["name"]: {"lr": g["lr"], "params": sum(p.numel() for p in g["params"])} for g in groups
+    }
+    tracker = tracking.start(cfg.logger, config, rid, accelerator.is_main_process)
+    t0 = time.perf_counter()
+    try:
+        result = fit(accelerator, cfg, model, tokenizer, splits, groups, tracker, path)
+    except BaseException as err:
+        record.update(status="failed", error={"type": type(err).__name__, "message": str(err)})
+        _finish(accelerator, record, path, t0, tracker, exit_code=1)
+        raise
+    record.update(status=result.status, error=result.error, metrics=result.metrics)
+    record["time"] = {
+        "train_s": round(result.train_seconds, 3),
+        "steps": result.steps,
+        "step_s": round(result.step_seconds / max(result.steps, 1), 5),
+    }
+    _finish(accelerator, record, path, t0, tracker, exit_code=0 if result.status == "ok" else 1)
+    return record
+
+
+def _finish(accelerator, record: dict, path, t0: float, tracker, exit_code: int) -> None:
+    record.setdefault("time", {})["wall_s"] = round(time.perf_counter() - t0, 3)
+    record["memory"] = system.peak_memory_mb()
+    record["finished_at"] = now()
+    if accelerator.is_main_process:
+        best = (record.get("metrics") or {}).get("best")
+        tracker.summary(
+            {
+                "status": record["status"],
+                **({"best/" + k: v for k, v in best["eval"].items()} if best else {}),
+                "params/adapter": record["params"]["adapter"],
+                "params/head": record["params"]["head"],
+            }
+        )
+        records.write_record(path, record)
+        print(f"[bca] record written: {path} (status {record['status']})")
+    tracker.finish(exit_code)
+    accelerator.wait_for_everyone()

@@ -1,0 +1,126 @@
+"""Typed schemas for every config group: unknown keys and wrong types fail at composition, before any work.
+
+Plain dataclasses (no Hydra import): ``bca.hydra_app`` registers them in Hydra's ConfigStore and each YAML
+in ``configs/`` names its schema in its defaults list. Method knobs live on per-method schemas, so
+``method.block_size=64`` is rejected for LoRA instead of silently ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from omegaconf import MISSING
+
+from bca.tasks.config import TaskConfig
+
+
+@dataclass
+class ModelConfig:
+    name: str = MISSING
+    source: str = "hub"  # hub | package | random
+    path: str | None = None  # hub id, local dir, or pkg://<package>/<dir>
+    tokenizer: str | None = None  # defaults to path; random models borrow a packaged tokenizer
+    gguf_file: str | None = None
+    dtype: str = "float32"  # float32 | bfloat16 | float16
+    causal: bool = False  # decoder (causal LM) vs encoder (sequence classifier)
+    gradient_checkpointing: bool = False
+    hidden_size: int = MISSING  # for block-size defaults (C3A/BCA at p = d)
+    target_modules: list[str] = field(default_factory=lambda: ["query", "value"])
+    arch: dict[str, Any] = field(default_factory=dict)  # architecture values: build on meta without the hub
+
+
+@dataclass
+class MethodConfig:
+    name: str = MISSING
+    target_modules: list[str] = MISSING
+    lr: float = MISSING  # adapter learning rate (before any method-specific scale)
+    head_lr: float = MISSING  # classifier head learning rate (ignored for causal LMs)
+
+
+@dataclass
+class LoraMethod(MethodConfig):
+    r: int = 8
+    alpha: int = 8
+    dropout: float = 0.0
+
+
+@dataclass
+class VeraMethod(MethodConfig):
+    r: int = 1024
+    dropout: float = 0.0
+    d_initial: float = 0.1
+    projection_seed: int = 0
+
+
+@dataclass
+class FourierFTMethod(MethodConfig):
+    n_frequency: int = 1000
+    scaling: float = 150.0
+    random_loc_seed: int = 777
+
+
+@dataclass
+class C3AMethod(MethodConfig):
+    block_size: int = MISSING
+    init: str = "xavier_uniform"
+
+
+@dataclass
+class BCAMethod(MethodConfig):
+    block_size: int = MISSING
+    init: str = "zero"
+    divide_lr_by_block_size: bool = True  # the paper's stable-training heuristic: adapter lr / p
+
+
+@dataclass
+class CDDMethod(MethodConfig):
+    block_size: int | None = None  # None: the largest size dividing both dims of each layer
+    num_factors: int = 1
+    init: str = "zero"
+
+
+METHOD_SCHEMAS = {
+    "lora": LoraMethod,
+    "vera": VeraMethod,
+    "fourierft": FourierFTMethod,
+    "c3a": C3AMethod,
+    "bca": BCAMethod,
+    "cdd": CDDMethod,
+}
+
+
+@dataclass
+class TrainerConfig:
+    epochs: int = 3
+    batch_size: int = 32
+    eval_batch_size: int = 64
+    max_length: int = 128
+    warmup_ratio: float = 0.06
+    weight_decay: float = 0.0
+    max_grad_norm: float | None = None  # None: no clipping (the norm is still logged)
+    seed: int = 0
+    max_steps: int | None = None  # stop after this many optimiser steps in total (quick runs)
+    mixed_precision: str = "no"  # accelerate: no | fp16 | bf16
+    log_every: int = 10  # steps between loss/lr/grad-norm logs
+    checkpoint_every: int | None = None  # steps between mid-epoch checkpoints (epochs always checkpoint)
+    progress: bool = True  # tqdm bars
+
+
+@dataclass
+class LoggerConfig:
+    mode: str = "offline"  # offline | online | disabled (wandb modes)
+    project: str = "bca"
+    dir: str = "${results_dir}"  # wandb writes <dir>/wandb/
+
+
+@dataclass
+class RunConfig:
+    model: ModelConfig = MISSING
+    method: MethodConfig = MISSING
+    task: TaskConfig = MISSING
+    trainer: TrainerConfig = MISSING
+    logger: LoggerConfig = MISSING
+    results_dir: str = "runs"
+    experiment: str = "default"  # wandb group; tables group records by it
+    tags: list[str] = field(default_factory=list)

@@ -1,0 +1,29 @@
+"""The task config: which data to load and how to score it.
+
+A plain dataclass (no Hydra import) so the library can be used without Hydra; ``bca.schema`` uses it as the
+structured-config schema of the ``task`` group, so a typo such as ``task.max_train_sample=100`` fails at
+composition. Only primitive / optional fields: OmegaConf must be able to type-check every one of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from omegaconf import MISSING
+
+
+@dataclass
+class TaskConfig:
+    name: str = MISSING  # "rte", "rotten_tomatoes", ... (GLUE: the hub config name)
+    kind: str = "glue"  # which loader: see bca.tasks.registry.TASK_KINDS
+    hub_path: str | None = "nyu-mll/glue"  # hub dataset id (used when data_dir is None)
+    hub_name: str | None = None  # hub config name; None: the task name
+    data_dir: str | None = None  # local folder in the original GLUE TSV layout: <data_dir>/<RTE|CoLA|...>/
+    eval_split: str = "validation"  # MNLI: validation_matched | validation_mismatched
+    num_labels: int = 2  # 1 = regression (STS-B); checked against the task's real label count
+    metric_for_best: str = "accuracy"  # main metric: matthews_correlation (CoLA), pearson (STS-B), ...
+    max_train_samples: int | None = (
+        None  # a seeded random subset of this many training rows (file order kept)
+    )
+    max_eval_samples: int | None = None  # the first N evaluation rows (as run_glue does)
+    seed: int = 42  # seeds the Rotten Tomatoes split and the training subset

@@ -1,0 +1,91 @@
+"""One entry point for task data: ``load_task(cfg)`` -> ``TaskSplits``.
+
+``cfg.kind`` picks the loader; a new kind of task is one line in ``TASK_KINDS`` (or a
+``register_task_kind`` call) naming a function ``loader(cfg) -> TaskSplits``. Loaders are imported lazily,
+so asking for GLUE never imports another kind's dependencies. Everything common to all kinds happens here:
+checking the config against what the data really hold, and subsampling.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+
+import numpy as np
+
+from bca.tasks.base import TaskDataError, TaskSplits
+
+__all__ = ["TASK_KINDS", "TaskDataError", "TaskSplits", "load_task", "register_task_kind", "subsample"]
+
+TASK_KINDS: dict[str, str | Callable] = {
+    "glue": "bca.tasks.glue:load_glue",
+    "rotten_tomatoes": "bca.tasks.rotten_tomatoes:load_rotten_tomatoes",
+}
+"""Task kind -> loader, as a callable or a lazy ``"module:function"`` reference."""
+
+
+def register_task_kind(kind: str, loader: str | Callable) -> None:
+    """Add a task kind; ``loader(cfg)`` must return ``TaskSplits``."""
+    TASK_KINDS[kind] = loader
+
+
+def _resolve(kind: str) -> Callable:
+    if kind not in TASK_KINDS:
+        raise TaskDataError(f"unknown task kind {kind!r}; valid: {sorted(TASK_KINDS)}")
+    loader = TASK_KINDS[kind]
+    if isinstance(loader, str):
+        module, _, func = loader.partition(":")
+        loader = getattr(importlib.import_module(module), func)
+    return loader
+
+
+def subsample(ds, n: int | None, seed: int | None = None):
+    """At most ``n`` rows: the first ``n`` when ``seed`` is None, else a seeded random subset in file order.
+
+    run_glue takes the first N training rows; we draw them at random instead because several GLUE files are
+    grouped (CoLA rows come in blocks by source publication), so the first N would be a biased sample.
+    """
+    if n is None or n >= len(ds):
+        return ds
+    if n < 1:
+        raise TaskDataError(f"sample limit must be >= 1 or None, got {n}")
+    if seed is None:
+        return ds.select(range(n))
+    rows = np.sort(np.random.default_rng(seed).permutation(len(ds))[:n])
+    return ds.select(rows.tolist())
+
+
+def _check(cfg, splits: TaskSplits) -> None:
+    """Collect every mismatch between the config and the loaded data into one error."""
+    from bca.metrics import glue_metric_outputs
+
+    problems = []
+    if cfg.num_labels != splits.num_labels:
+        problems.append(
+            f"task.num_labels={cfg.num_labels} but {cfg.name} has {splits.num_labels} "
+            f"({'regression' if splits.is_regression else splits.label_names})"
+        )
+    valid = glue_metric_outputs().get(cfg.name)
+    if valid is not None and cfg.metric_for_best not in valid:
+        problems.append(
+            f"task.metric_for_best={cfg.metric_for_best!r} is not computed for {cfg.name}; "
+            f"valid: {list(valid)}"
+        )
+    for split_name, ds in (("train", splits.train), ("eval", splits.eval)):
+        missing = [c for c in (*splits.text_fields, "label") if c not in ds.column_names]
+        if missing:
+            problems.append(f"{split_name} split lacks columns {missing}")
+        elif len(ds) == 0:
+            problems.append(f"{split_name} split is empty")
+    if problems:
+        raise TaskDataError(f"task {cfg.name!r}: " + "; ".join(problems))
+
+
+def load_task(cfg) -> TaskSplits:
+    """Load train/eval data for a task config (a ``TaskConfig`` or any object with its attributes)."""
+    splits = _resolve(cfg.kind)(cfg)
+    _check(cfg, splits)
+    splits.metric_for_best = cfg.metric_for_best
+    splits.train = subsample(splits.train, cfg.max_train_samples, seed=cfg.seed)
+    splits.eval = subsample(splits.eval, cfg.max_eval_samples)
+    return splits

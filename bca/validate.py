@@ -1,0 +1,96 @@
+"""Up-front semantic checks: find every problem of a run config in seconds, before any weight is loaded.
+
+Types and unknown keys are already rejected by the schemas at composition. What is left needs the model's
+shapes (block sizes, target modules: read off the architecture built on the meta device, no weights)
+and the data (files present, hub reachable). All problems are collected and raised as one error, so a
+sweep author fixes them in one go instead of one per 10-minute retry.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import torch
+
+from bca.models import ModelLoadError, build_meta_model, resolve_path
+
+
+class ConfigProblems(ValueError):
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("invalid run configuration:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def valid_block_sizes(d_in: int, d_out: int) -> list[int]:
+    """Block sizes that tile a d_out x d_in weight: the divisors of gcd(d_in, d_out)."""
+    return divisors(math.gcd(d_in, d_out))
+
+
+def matches(name: str, targets) -> bool:
+    """peft's rule: a module matches a target if its name equals it or ends with '.' + target."""
+    return any(name == t or name.endswith("." + t) for t in targets)
+
+
+def target_linears(model: torch.nn.Module, targets) -> dict[str, tuple[int, int]]:
+    """{module name: (d_in, d_out)} for every nn.Linear the method would wrap."""
+    return {
+        name: (m.in_features, m.out_features)
+        for name, m in model.named_modules()
+        if isinstance(m, torch.nn.Linear) and matches(name, targets)
+    }
+
+
+def method_problems(model: torch.nn.Module, method_cfg) -> list[str]:
+    targets = list(method_cfg.target_modules)
+    layers = target_linears(model, targets)
+    if not layers:
+        names = sorted(
+            {n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)}
+        )
+        return [
+            f"method.target_modules={targets} matches no Linear layer; Linear names here: {', '.join(names)}"
+        ]
+    block = getattr(method_cfg, "block_size", None)
+    if not block:
+        return []
+    bad = {n: s for n, s in layers.items() if s[0] % block or s[1] % block}
+    shapes = sorted(set(bad.values()))
+    return [
+        f"method.block_size={block} does not divide layer {next(n for n, s in bad.items() if s == shape)} "
+        f"(d_in={shape[0]}, d_out={shape[1]}; {sum(1 for s in bad.values() if s == shape)} such layers); "
+        f"valid block sizes: {valid_block_sizes(*shape)}"
+        for shape in shapes
+    ]
+
+
+def model_problems(model_cfg) -> list[str]:
+    try:
+        path = resolve_path(model_cfg.path or model_cfg.tokenizer or "")
+        if model_cfg.tokenizer:
+            resolve_path(model_cfg.tokenizer)
+    except ModelLoadError as err:
+        return [str(err)]
+    if model_cfg.source == "hub" and os.environ.get("HF_HUB_OFFLINE") == "1" and not Path(path).exists():
+        return [
+            f"model={model_cfg.name} loads {path!r} from the Hugging Face hub, but HF_HUB_OFFLINE=1; "
+            "use an offline model (minilm-l6, smollm2-135m, tiny-roberta, tiny-llama) or model.path=<local dir>"
+        ]
+    return []
+
+
+def check_run(cfg, num_labels: int | None = 2) -> None:
+    """Raise ``ConfigProblems`` listing everything wrong with the model/method part of ``cfg``."""
+    problems = model_problems(cfg.model)
+    try:
+        meta = build_meta_model(cfg.model, num_labels=num_labels, causal=cfg.model.causal)
+        problems += method_problems(meta, cfg.method)
+    except (ValueError, KeyError) as err:
+        problems.append(f"model.arch cannot be built: {err}")
+    if problems:
+        raise ConfigProblems(problems)

@@ -1,0 +1,53 @@
+"""The run record: stable identity hash, atomic writes, damaged files reported instead of crashing."""
+
+import json
+
+import pytest
+
+from bca import records
+
+
+def test_run_id_ignores_logging_and_paths_but_not_hyperparameters():
+    base = {
+        "model": {"name": "m"},
+        "trainer": {"seed": 0, "progress": True},
+        "logger": {"mode": "offline"},
+        "results_dir": "a",
+    }
+    same = {
+        **base,
+        "logger": {"mode": "disabled"},
+        "results_dir": "b",
+        "trainer": {"seed": 0, "progress": False},
+    }
+    other = {**base, "trainer": {"seed": 1, "progress": True}}
+    assert records.run_id(base) == records.run_id(same)
+    assert records.run_id(base) != records.run_id(other)
+
+
+def test_write_then_read_round_trip(tmp_path):
+    path = records.record_path(tmp_path, "abc")
+    rec = {
+        "run_id": "abc",
+        "status": "ok",
+        "config": {"x": 1},
+        "metrics": {"best": {"eval": {"accuracy": 0.5}}},
+    }
+    records.write_record(path, rec)
+    assert records.read_record(path) == rec
+    assert records.finished(path)
+    assert not list(path.parent.glob("*.tmp")), "temp file left behind"
+
+
+def test_failed_or_damaged_records_do_not_count_as_finished(tmp_path):
+    path = records.record_path(tmp_path, "bad")
+    path.parent.mkdir(parents=True)
+    path.write_text('{"run_id": "bad", "status": "ok", "conf')  # truncated mid-write
+    assert not records.finished(path)
+    with pytest.raises(records.RecordError, match="unreadable"):
+        records.read_record(path)
+    failed = records.record_path(tmp_path, "failed")
+    failed.write_text(json.dumps({"run_id": "failed", "status": "failed", "config": {}}))
+    assert not records.finished(failed)
+    found = dict(records.iter_records(tmp_path))
+    assert isinstance(found[path], records.RecordError) and found[failed]["status"] == "failed"
