@@ -56,6 +56,21 @@ def _peft(config_factory):
     return apply
 
 
+def _peft_shared(config_factory):
+    """Like ``_peft`` for methods whose layers share state kept on peft's tuner (VeRA's random A/B).
+
+    ``inject_adapter_in_model`` refuses those, so go through ``get_peft_model`` and hand back the inner
+    model: each layer holds references to the shared buffers, so the tuner wrapper is not needed to run.
+    """
+
+    def apply(model, cfg):
+        from peft import get_peft_model
+
+        return get_peft_model(model, config_factory(cfg)).base_model.model
+
+    return apply
+
+
 def _lora(cfg):
     from peft import LoraConfig
 
@@ -109,7 +124,7 @@ def _ours(config_cls_path: str, fields: tuple[str, ...]):
 
 
 register(MethodSpec("lora", _peft(_lora), ("lora_",)))
-register(MethodSpec("vera", _peft(_vera), ("vera_lambda",)))
+register(MethodSpec("vera", _peft_shared(_vera), ("vera_lambda",)))
 register(MethodSpec("fourierft", _peft(_fourierft), ("fourierft_",)))
 register(MethodSpec("c3a", _peft(_c3a), ("c3a_",)))
 register(
