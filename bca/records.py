@@ -15,8 +15,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 SCHEMA_VERSION = 1
@@ -24,6 +26,10 @@ SCHEMA_VERSION = 1
 # Keys that do not change what a run computes: excluded from the identity hash.
 NON_IDENTITY_KEYS = ("logger", "results_dir", "experiment", "tags")
 NON_IDENTITY_TRAINER_KEYS = ("progress", "log_every", "checkpoint_every", "eval_batch_size")
+
+PAUSE_IN_WRITE_ENV = "BCA_FAULT_PAUSE_IN_RECORD_WRITE"
+"""Fault injection for tests only: seconds to sleep half-way through writing a record's temp file, so a test
+can SIGKILL the process mid-write and check that no corrupt record is left behind."""
 
 
 class RecordError(ValueError):
@@ -34,9 +40,7 @@ def run_id(config: dict) -> str:
     """A short stable hash of the parts of a resolved config that determine the result."""
     identity = {k: v for k, v in config.items() if k not in NON_IDENTITY_KEYS}
     if isinstance(identity.get("trainer"), dict):
-        identity["trainer"] = {
-            k: v for k, v in identity["trainer"].items() if k not in NON_IDENTITY_TRAINER_KEYS
-        }
+        identity["trainer"] = {k: v for k, v in identity["trainer"].items() if k not in NON_IDENTITY_TRAINER_KEYS}
     blob = json.dumps(identity, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -55,6 +59,12 @@ def write_atomic(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as fh:
+            pause = float(os.environ.get(PAUSE_IN_WRITE_ENV) or 0)
+            if pause:
+                fh.write(text[: len(text) // 2])
+                fh.flush()
+                time.sleep(pause)
+                text = text[len(text) // 2 :]
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
@@ -73,8 +83,8 @@ def read_record(path: Path) -> dict:
         record = json.loads(Path(path).read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise RecordError(f"{path}: unreadable record ({type(err).__name__}: {err})") from err
-    missing = [k for k in ("run_id", "status", "config") if k not in record]
-    if not isinstance(record, dict) or missing:
+    missing = [k for k in ("run_id", "status", "config") if not isinstance(record, dict) or k not in record]
+    if missing:
         raise RecordError(f"{path}: not a run record (missing {', '.join(missing)})")
     return record
 
@@ -87,10 +97,23 @@ def finished(path: Path) -> bool:
         return False
 
 
-def iter_records(directory: str | os.PathLike) -> Iterator[tuple[Path, dict | RecordError]]:
-    """Every ``*.json`` under ``directory`` (recursively), in a stable order, with the record or its error."""
+def warn_damaged(path: Path, err: RecordError) -> None:
+    print(f"[bca] warning: skipping damaged record {err}", file=sys.stderr)
+
+
+def iter_records(
+    directory: str | os.PathLike, on_damaged: Callable[[Path, RecordError], None] | None = warn_damaged
+) -> Iterator[tuple[Path, dict]]:
+    """Every readable record ``*.json`` under ``directory`` (recursively, stable order) as (path, record).
+
+    A damaged file (truncated, not JSON, not a record) is reported through ``on_damaged`` (default: a warning
+    on stderr) and skipped, so one bad file never stops a table from being built.
+    """
     for path in sorted(Path(directory).rglob("*.json")):
         try:
-            yield path, read_record(path)
+            record = read_record(path)
         except RecordError as err:
-            yield path, err
+            if on_damaged is not None:
+                on_damaged(path, err)
+            continue
+        yield path, record

@@ -49,5 +49,25 @@ def test_failed_or_damaged_records_do_not_count_as_finished(tmp_path):
     failed = records.record_path(tmp_path, "failed")
     failed.write_text(json.dumps({"run_id": "failed", "status": "failed", "config": {}}))
     assert not records.finished(failed)
-    found = dict(records.iter_records(tmp_path))
-    assert isinstance(found[path], records.RecordError) and found[failed]["status"] == "failed"
+
+
+def test_iter_records_reports_and_skips_damaged_files(tmp_path, capsys):
+    good = records.record_path(tmp_path, "good")
+    records.write_record(good, {"run_id": "good", "status": "ok", "config": {}})
+    damaged = {
+        "truncated": '{"run_id": "t", "status": "ok", "conf',
+        "empty": "",
+        "binary": b"\x00\xff\xfe".decode("latin-1"),
+        "scalar": "3",
+        "not_a_record": json.dumps({"hello": 1}),
+    }
+    for name, text in damaged.items():
+        records.record_path(tmp_path, name).write_text(text)
+    seen = []
+    found = dict(records.iter_records(tmp_path, on_damaged=lambda p, err: seen.append(p.stem)))
+    assert list(found) == [good] and found[good]["run_id"] == "good"
+    assert sorted(seen) == sorted(damaged)
+    # default: one warning per damaged file on stderr, naming it, and the good record still comes through
+    assert [p for p, _ in records.iter_records(tmp_path)] == [good]
+    err = capsys.readouterr().err
+    assert all(f"{name}.json" in err for name in damaged) and err.count("skipping damaged record") == 5
