@@ -8,12 +8,12 @@ sweep author fixes them in one go instead of one per 10-minute retry.
 
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 
 import torch
 
+from bca.adapters.base import matches_target, valid_block_sizes
 from bca.models import ModelLoadError, build_meta_model, resolve_path
 
 
@@ -23,18 +23,7 @@ class ConfigProblems(ValueError):
         super().__init__("invalid run configuration:\n" + "\n".join(f"  - {p}" for p in problems))
 
 
-def divisors(n: int) -> list[int]:
-    return [d for d in range(1, n + 1) if n % d == 0]
-
-
-def valid_block_sizes(d_in: int, d_out: int) -> list[int]:
-    """Block sizes that tile a d_out x d_in weight: the divisors of gcd(d_in, d_out)."""
-    return divisors(math.gcd(d_in, d_out))
-
-
-def matches(name: str, targets) -> bool:
-    """peft's rule: a module matches a target if its name equals it or ends with '.' + target."""
-    return any(name == t or name.endswith("." + t) for t in targets)
+matches = matches_target  # one matching rule for validation and injection (peft's)
 
 
 def target_linears(model: torch.nn.Module, targets) -> dict[str, tuple[int, int]]:
@@ -50,12 +39,8 @@ def method_problems(model: torch.nn.Module, method_cfg) -> list[str]:
     targets = list(method_cfg.target_modules)
     layers = target_linears(model, targets)
     if not layers:
-        names = sorted(
-            {n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)}
-        )
-        return [
-            f"method.target_modules={targets} matches no Linear layer; Linear names here: {', '.join(names)}"
-        ]
+        names = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)})
+        return [f"method.target_modules={targets} matches no Linear layer; Linear names here: {', '.join(names)}"]
     block = getattr(method_cfg, "block_size", None)
     if not block:
         return []
