@@ -1,5 +1,8 @@
 """Epoch loop: train with progress bars, evaluate after every epoch, track the best dev epoch, log.
 
+Every epoch (and every ``trainer.checkpoint_every`` steps) the trainable state is checkpointed
+(``bca.checkpoint``); a rerun of the same config resumes from the last checkpoint and ends with the same metrics.
+
 Task families plug in through ``task_runtime``: it returns the train loader and an ``evaluate(model)``
 callable, so the loop itself never knows whether it is classifying sentences or solving GSM8K.
 """
@@ -8,10 +11,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 
+from bca.checkpoint import Checkpointer, run_checkpoints
 from bca.train import Diverged, TrainState, best_epoch, make_scheduler, predict, total_steps, train_step
 
 
@@ -23,6 +28,8 @@ class FitResult:
     steps: int
     step_seconds: float
     train_seconds: float
+    resumed_from_step: int | None = None
+    checkpoint: str | None = None
 
 
 def classification_runtime(accelerator, cfg, splits, tokenizer):
@@ -56,18 +63,32 @@ def fit(accelerator, cfg, model, tokenizer, splits, groups, tracker, record_path
     scheduler = make_scheduler(optimizer, cfg.trainer, steps)
     model, optimizer, train_loader, scheduler = accelerator.prepare(model, optimizer, train_loader, scheduler)
     state = TrainState()
+    # The record path is <results_dir>/records/<run_id>.json: checkpoints go under the same run id.
+    checkpoints = Checkpointer(accelerator, run_checkpoints(cfg.results_dir, Path(record_path).stem), state)
+    resumed_from = checkpoints.restore()
+    every = cfg.trainer.checkpoint_every
     metric_name = splits.metric_for_best
     show = cfg.trainer.progress and accelerator.is_main_process
-    bar = tqdm(total=steps, desc=f"{cfg.method.name}/{cfg.task.name}", disable=not show, dynamic_ncols=True)
+    bar = tqdm(
+        total=steps, initial=state.step, desc=f"{cfg.method.name}/{cfg.task.name}", disable=not show,
+        dynamic_ncols=True,
+    )  # fmt: skip
     t0 = time.perf_counter()
     status, error = "ok", None
     model.train()
     try:
         while state.epoch < epochs and state.step < steps:
-            losses = []
-            for batch in train_loader:
+            # The shuffle order is a function of (seed, epoch); a resumed run skips the batches already taken.
+            train_loader.set_epoch(state.epoch)
+            batches = (
+                accelerator.skip_first_batches(train_loader, state.batches_in_epoch)
+                if state.batches_in_epoch
+                else train_loader
+            )
+            for batch in batches:
                 loss, norm = train_step(accelerator, model, batch, optimizer, scheduler, cfg.trainer, state)
-                losses.append(loss)
+                state.batches_in_epoch += 1
+                state.epoch_losses.append(loss)
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss:.4f}")
                 if state.step % cfg.trainer.log_every == 0 or state.step == 1:
@@ -75,15 +96,19 @@ def fit(accelerator, cfg, model, tokenizer, splits, groups, tracker, record_path
                     tracker.log({"train/loss": loss, "train/grad_norm": norm, **lrs}, step=state.step)
                 if state.step >= steps:
                     break
+                if every and state.step % every == 0:
+                    checkpoints.save()
             state.epoch += 1
             scores = evaluate(model)
             entry = {
                 "epoch": state.epoch,
                 "step": state.step,
-                "train_loss": sum(losses) / max(len(losses), 1),
+                "train_loss": sum(state.epoch_losses) / max(len(state.epoch_losses), 1),
                 "eval": scores,
             }
             state.epochs.append(entry)
+            state.batches_in_epoch, state.epoch_losses = 0, []
+            checkpoints.save()
             tracker.log(
                 {**{f"eval/{k}": v for k, v in scores.items()}, "epoch": state.epoch}, step=state.step
             )
@@ -111,4 +136,7 @@ def fit(accelerator, cfg, model, tokenizer, splits, groups, tracker, record_path
         "metric_for_best": metric_name,
         "best": {"epoch": best["epoch"], "eval": best["eval"], "label": "best dev epoch"} if best else None,
     }
-    return FitResult(status, error, metrics, state.step, state.step_seconds, time.perf_counter() - t0)
+    return FitResult(
+        status, error, metrics, state.step, state.step_seconds, time.perf_counter() - t0, resumed_from,
+        str(checkpoints.last) if checkpoints.last else None,
+    )  # fmt: skip

@@ -10,10 +10,10 @@ import time
 from datetime import datetime, timezone
 
 from accelerate import Accelerator
-from accelerate.utils import set_seed
+from accelerate.utils import DataLoaderConfiguration, set_seed
 from omegaconf import OmegaConf
 
-from bca import records, system, tracking
+from bca import checkpoint, records, system, tracking
 from bca.loop import fit
 from bca.methods import apply_method, optimizer_groups, split_trainable
 from bca.models import load_model
@@ -69,7 +69,16 @@ def run(cfg, force: bool = False) -> dict:
         return records.read_record(path)
 
     splits = prepare(cfg)
-    accelerator = Accelerator(mixed_precision=cfg.trainer.mixed_precision)
+    if force:
+        checkpoint.clear(cfg.results_dir, rid)
+    accelerator = Accelerator(
+        mixed_precision=cfg.trainer.mixed_precision,
+        # split_batches: trainer.batch_size is the global batch, so N processes take the same steps as one;
+        # the seedable sampler makes the shuffle order a function of (seed, epoch), which resuming relies on.
+        dataloader_config=DataLoaderConfiguration(
+            split_batches=True, use_seedable_sampler=True, data_seed=cfg.trainer.seed
+        ),
+    )
     set_seed(cfg.trainer.seed)
     model, tokenizer = build(cfg, splits)
     record = {
@@ -96,6 +105,7 @@ def run(cfg, force: bool = False) -> dict:
         _finish(accelerator, record, path, t0, tracker, exit_code=1)
         raise
     record.update(status=result.status, error=result.error, metrics=result.metrics)
+    record.update(resumed_from_step=result.resumed_from_step, checkpoint=result.checkpoint)
     record["time"] = {
         "train_s": round(result.train_seconds, 3),
         "steps": result.steps,

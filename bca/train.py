@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import torch
 from accelerate import Accelerator
@@ -33,6 +33,15 @@ class TrainState:
     epochs: list[dict] = field(default_factory=list)
     step_seconds: float = 0.0
     last_finite_loss: float | None = None
+    batches_in_epoch: int = 0  # the data position: batches of the current epoch already trained on
+    epoch_losses: list[float] = field(default_factory=list)  # their losses (the epoch's train_loss is the mean)
+
+    def state_dict(self) -> dict:
+        return asdict(self)
+
+    def load_state_dict(self, state: dict) -> None:
+        for key, value in state.items():
+            setattr(self, key, value)
 
 
 def total_steps(trainer_cfg, batches_per_epoch: int) -> tuple[int, int]:
@@ -56,7 +65,10 @@ def train_step(accelerator: Accelerator, model, batch, optimizer, scheduler, tra
     """One optimiser step; returns (loss, grad norm). Raises ``Diverged`` on a non-finite value."""
     t0 = time.perf_counter()
     loss = model(**batch).loss
-    if not torch.isfinite(loss):
+    # Every process must take the same decision, or one stops while the others wait in the gradient all-reduce;
+    # the mean over processes is also the loss of the whole (split) batch, as one process would compute it.
+    losses = accelerator.gather(loss.detach().reshape(1))
+    if not torch.isfinite(losses).all():
         raise Diverged(state.step + 1, state.last_finite_loss, "loss")
     accelerator.backward(loss)
     params = [p for g in optimizer.param_groups for p in g["params"]]
@@ -65,12 +77,12 @@ def train_step(accelerator: Accelerator, model, batch, optimizer, scheduler, tra
     else:
         norm = grad_norm(params)
     if not torch.isfinite(norm):
-        raise Diverged(state.step + 1, loss.item(), "gradient norm")
+        raise Diverged(state.step + 1, losses.mean().item(), "gradient norm")
     optimizer.step()
     scheduler.step()
     optimizer.zero_grad(set_to_none=True)
     state.step += 1
-    state.last_finite_loss = loss.item()
+    state.last_finite_loss = losses.mean().item()
     state.step_seconds += time.perf_counter() - t0
     return state.last_finite_loss, float(norm)
 
