@@ -117,6 +117,10 @@ def fit(accelerator, cfg, model, tokenizer, splits, groups, tracker, record_path
                     f"epoch {state.epoch}: train loss {entry['train_loss']:.4f}, eval "
                     + ", ".join(f"{k} {v:.4f}" for k, v in scores.items())
                 )
+        if steps == 0:  # trainer.max_steps=0: evaluate the untrained model once (zero-shot baseline)
+            scores = evaluate(model)
+            state.epochs.append({"epoch": 0, "step": 0, "train_loss": None, "eval": scores})
+            tracker.log({f"eval/{k}": v for k, v in scores.items()}, step=0)
     except Diverged as err:
         status = "diverged"
         error = {

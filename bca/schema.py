@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from omegaconf import MISSING
+from omegaconf import II, MISSING
 
 from bca.tasks.config import TaskConfig
 
@@ -25,7 +25,10 @@ class ModelConfig:
     dtype: str = "float32"  # float32 | bfloat16 | float16
     causal: bool = False  # decoder (causal LM) vs encoder (sequence classifier)
     gradient_checkpointing: bool = False
-    hidden_size: int = MISSING  # for block-size defaults (C3A/BCA at p = d)
+    hidden_size: int = MISSING  # the model width d
+    # default C3A/BCA block size (p = d): must tile every target layer, so GQA models with a d -> d/k v_proj
+    # (SmolLM2: 576 -> 192) set the largest size dividing all of them
+    block_size: int = II(".hidden_size")
     target_modules: list[str] = field(default_factory=lambda: ["query", "value"])
     arch: dict[str, Any] = field(default_factory=dict)  # architecture values: build on meta without the hub
 
@@ -100,7 +103,7 @@ class TrainerConfig:
     weight_decay: float = 0.0
     max_grad_norm: float | None = None  # None: no clipping (the norm is still logged)
     seed: int = 0
-    max_steps: int | None = None  # stop after this many optimiser steps in total (quick runs)
+    max_steps: int | None = None  # stop after this many optimiser steps in total (quick runs); 0: evaluate only
     mixed_precision: str = "no"  # accelerate: no | fp16 | bf16
     log_every: int = 10  # steps between loss/lr/grad-norm logs
     checkpoint_every: int | None = None  # steps between mid-epoch checkpoints (epochs always checkpoint)

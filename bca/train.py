@@ -45,8 +45,8 @@ class TrainState:
 
 
 def total_steps(trainer_cfg, batches_per_epoch: int) -> tuple[int, int]:
-    """(optimizer steps, epochs): ``max_steps`` wins over ``epochs`` when set, as in HF's Trainer."""
-    if trainer_cfg.max_steps:
+    """(optimizer steps, epochs): ``max_steps`` wins over ``epochs`` when set, as in HF's Trainer (0: eval only)."""
+    if trainer_cfg.max_steps is not None:
         return trainer_cfg.max_steps, math.ceil(trainer_cfg.max_steps / batches_per_epoch)
     return trainer_cfg.epochs * batches_per_epoch, trainer_cfg.epochs
 

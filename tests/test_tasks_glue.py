@@ -223,6 +223,11 @@ def test_task_yaml_fits_schema_and_task(path):
     raw = OmegaConf.load(path)
     raw.pop("defaults")
     cfg = OmegaConf.merge(OmegaConf.structured(TaskConfig), raw)  # unknown keys / wrong types raise here
+    if cfg.kind == "instruct":  # generative: scored by bca.instruct, not by the GLUE metric
+        from bca.instruct.task import METRICS
+
+        assert cfg.name == path.stem and cfg.metric_for_best in METRICS and cfg.num_labels is None
+        return
     assert cfg.name == path.stem and cfg.metric_for_best in metric_names(cfg.name)
     if cfg.kind == "glue":
         spec = GLUE_TASKS[cfg.name]

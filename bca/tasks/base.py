@@ -29,7 +29,7 @@ class TaskSplits:
     train: datasets.Dataset
     eval: datasets.Dataset
     text_fields: tuple[str, ...]
-    num_labels: int
+    num_labels: int | None  # None: a generative (instruction) task, scored on generated text
     metric_for_best: str
     label_names: list[str] | None = None
 

@@ -20,10 +20,15 @@ class TaskConfig:
     hub_name: str | None = None  # hub config name; None: the task name
     data_dir: str | None = None  # local folder in the original GLUE TSV layout: <data_dir>/<RTE|CoLA|...>/
     eval_split: str = "validation"  # MNLI: validation_matched | validation_mismatched
-    num_labels: int = 2  # 1 = regression (STS-B); checked against the task's real label count
+    num_labels: int | None = 2  # 1 = regression (STS-B); None = generative (instruction tasks); checked vs the data
     metric_for_best: str = "accuracy"  # main metric: matthews_correlation (CoLA), pearson (STS-B), ...
     max_train_samples: int | None = (
         None  # a seeded random subset of this many training rows (file order kept)
     )
     max_eval_samples: int | None = None  # the first N evaluation rows (as run_glue does)
     seed: int = 42  # seeds the Rotten Tomatoes split and the training subset
+    # instruction tasks (kind=instruct) only:
+    eval_task: str | None = None  # the dataset scored after training (alpaca -> gsm8k); None: this task's own
+    eval_data_dir: str | None = None  # local files of eval_task (None: the hub)
+    max_length: int | None = None  # tokens per training example; None: trainer.max_length
+    max_new_tokens: int = 256  # generation budget per eval problem

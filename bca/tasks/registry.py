@@ -20,6 +20,7 @@ __all__ = ["TASK_KINDS", "TaskDataError", "TaskSplits", "load_task", "register_t
 TASK_KINDS: dict[str, str | Callable] = {
     "glue": "bca.tasks.glue:load_glue",
     "rotten_tomatoes": "bca.tasks.rotten_tomatoes:load_rotten_tomatoes",
+    "instruct": "bca.instruct.task:load_instruct",
 }
 """Task kind -> loader, as a callable or a lazy ``"module:function"`` reference."""
 
@@ -72,7 +73,8 @@ def _check(cfg, splits: TaskSplits) -> None:
             f"valid: {list(valid)}"
         )
     for split_name, ds in (("train", splits.train), ("eval", splits.eval)):
-        missing = [c for c in (*splits.text_fields, "label") if c not in ds.column_names]
+        label = ("label",) if splits.num_labels is not None else ()  # generative tasks: text columns only
+        missing = [c for c in (*splits.text_fields, *label) if c not in ds.column_names]
         if missing:
             problems.append(f"{split_name} split lacks columns {missing}")
         elif len(ds) == 0:
