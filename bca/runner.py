@@ -14,6 +14,7 @@ from accelerate.utils import DataLoaderConfiguration, set_seed
 from omegaconf import OmegaConf
 
 from bca import checkpoint, records, system, tracking
+from bca.counting import record_counts
 from bca.loop import fit
 from bca.methods import apply_method, optimizer_groups, split_trainable
 from bca.models import load_model
@@ -92,6 +93,8 @@ def run(cfg, force: bool = False) -> dict:
         "started_at": now(),
         "error": None,
     }
+    # Adapter/whole-network FLOPs at this run's batch shape, counted on a meta twin (bca.counting).
+    record["flops"] = record_counts(model, cfg)
     groups = optimizer_groups(model, cfg.method, cfg.trainer.weight_decay)
     record["optimizer"] = {
         g["name"]: {"lr": g["lr"], "params": sum(p.numel() for p in g["params"])} for g in groups
