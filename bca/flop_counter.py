@@ -100,6 +100,7 @@ FORMULAS: dict[object, Callable] = {
     aten._fft_c2r: _fft_c2r,
     aten._fft_c2c: _fft_c2c,
     aten.mul: _mul,
+    aten.mul_: _mul,  # in-place products (FFT spectra are reused in place to save T x d buffers)
 }
 
 
