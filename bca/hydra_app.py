@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 from hydra.core.config_store import ConfigStore
@@ -25,11 +26,18 @@ def register_schemas() -> None:
         cs.store(group="schema/method", name=name, node=node)
 
 
-def compose(overrides: list[str] | None = None, config_name: str = "run"):
-    """Compose a run config outside a Hydra app (tests, reproduce, count)."""
+@contextmanager
+def composer(config_name: str = "run"):
+    """Yield ``compose(overrides)`` inside one Hydra initialisation (many configs: one setup, not N)."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
     register_schemas()
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        return hydra_compose(config_name=config_name, overrides=list(overrides or []))
+        yield lambda overrides=None: hydra_compose(config_name=config_name, overrides=list(overrides or []))
+
+
+def compose(overrides: list[str] | None = None, config_name: str = "run"):
+    """Compose a run config outside a Hydra app (tests, reproduce, count)."""
+    with composer(config_name) as make:
+        return make(overrides)

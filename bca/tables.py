@@ -1,0 +1,186 @@
+"""Records -> a paper-style table: per (row, task) the best-dev-epoch metric over seeds, beside the paper.
+
+A record belongs to a row through its ``row:<label>`` tag (set by ``bca-reproduce``) or, for runs started
+by hand or by a sweep, a label derived from its method settings. Each cell reports the median over seeds
+(what FourierFT/VeRA report) and mean ± std (what C3A reports) of the best dev epoch's main metric; runs
+that diverged or failed are counted, not averaged. Output is deterministic: the same records always render
+the same bytes (sorted keys, fixed number formats, no timestamps).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bca import experiments, records
+
+
+@dataclass
+class Cell:
+    values: list[float] = field(default_factory=list)
+    not_ok: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return len(self.values)
+
+    @property
+    def median(self) -> float | None:
+        return statistics.median(self.values) if self.values else None
+
+    @property
+    def mean(self) -> float | None:
+        return statistics.fmean(self.values) if self.values else None
+
+    @property
+    def std(self) -> float | None:
+        return statistics.stdev(self.values) if len(self.values) > 1 else None
+
+
+@dataclass
+class Row:
+    label: str
+    model: str
+    cells: dict[str, Cell] = field(default_factory=dict)
+    adapter_params: set[int] = field(default_factory=set)
+    published: dict[str, float] = field(default_factory=dict)
+    published_params: str | None = None
+
+
+@dataclass
+class Table:
+    title: str
+    reports: str
+    columns: list[str]
+    rows: list[Row]
+    ours: str  # what our numbers are (model, epochs, seeds, data): printed with the table
+    damaged: list[str] = field(default_factory=list)
+
+
+SETTING_KEYS = {"lora": "r", "vera": "r", "fourierft": "n_frequency", "c3a": "block_size", "bca": "block_size"}
+
+
+def method_label(method: dict) -> str:
+    """A row label for records without a row tag: the method and its defining size knob."""
+    name = method["name"]
+    if name == "cdd":
+        return f"cdd b={method.get('block_size') or 'max'} m={method.get('num_factors', 1)}"
+    key = SETTING_KEYS.get(name)
+    return f"{name} {key}={method[key]}" if key else name
+
+
+def row_label(record: dict) -> str:
+    for tag in record["config"].get("tags") or []:
+        if isinstance(tag, str) and tag.startswith(experiments.ROW_TAG):
+            return tag[len(experiments.ROW_TAG) :]
+    return method_label(record["config"]["method"])
+
+
+def best_metric(record: dict) -> float | None:
+    best = (record.get("metrics") or {}).get("best")
+    if record["status"] != "ok" or not best:
+        return None
+    return float(best["eval"][record["metrics"]["metric_for_best"]])
+
+
+def find_records(directory: Path) -> tuple[list[dict], list[str]]:
+    """Readable records under ``directory`` (a results dir or its records/ folder) and the damaged paths."""
+    directory = Path(directory)
+    if (directory / "records").is_dir():
+        directory = directory / "records"
+    if not directory.is_dir():
+        raise FileNotFoundError(f"no records directory at {directory}")
+    damaged: list[str] = []
+
+    def note(path, err):
+        records.warn_damaged(path, err)
+        damaged.append(str(path))
+
+    found = [rec for _, rec in records.iter_records(directory, on_damaged=note)]
+    return found, damaged
+
+
+def build(found: list[dict], experiment: experiments.Experiment | None = None, damaged=()) -> Table:
+    """Group records into rows x tasks; with an experiment, keep its row order and add its published numbers."""
+    if experiment is not None:
+        found = [r for r in found if r["config"].get("experiment") == experiment.name]
+    scale = experiment.scale if experiment else 100.0
+    rows: dict[tuple[str, str], Row] = {}
+    for rec in found:
+        cfg = rec["config"]
+        key = (row_label(rec), cfg["model"]["name"])
+        row = rows.setdefault(key, Row(label=key[0], model=key[1]))
+        cell = row.cells.setdefault(cfg["task"]["name"], Cell())
+        value = best_metric(rec)
+        if value is None:
+            cell.not_ok[rec["status"]] = cell.not_ok.get(rec["status"], 0) + 1
+        else:
+            cell.values.append(value * scale)
+        row.adapter_params.add(int(rec["params"]["adapter"]))
+    for row in rows.values():
+        for cell in row.cells.values():
+            cell.values.sort()  # order-independent statistics, whatever order the files were read in
+    if experiment is None:
+        columns = sorted({t for row in rows.values() for t in row.cells})
+        ordered = [rows[k] for k in sorted(rows)]
+        title, reports = "Results", "best dev epoch; median and mean ± std over seeds"
+    else:
+        columns, ordered = list(experiment.columns), []
+        for exp_row in experiment.rows:
+            matching = [rows.pop(k) for k in sorted(rows) if k[0] == exp_row.label]
+            for row in matching or [Row(label=exp_row.label, model="-")]:
+                row.published, row.published_params = exp_row.published, exp_row.published_params
+                ordered.append(row)
+        ordered += [rows[k] for k in sorted(rows)]  # records of this experiment outside its rows
+        title, reports = experiment.title, experiment.reports
+    return Table(title, reports, columns, ordered, describe_ours(found), sorted(damaged))
+
+
+def describe_ours(found: list[dict]) -> str:
+    """What our numbers are, from the records themselves: nobody should mistake them for paper numbers."""
+
+    def values(get):
+        seen = sorted({str(get(r["config"])) for r in found})
+        return ", ".join(seen) if seen else "-"
+
+    def length(c):
+        steps = c["trainer"]["max_steps"]
+        return f"{steps} steps" if steps else f"{c['trainer']['epochs']} epochs"
+
+    return (
+        f"ours = best dev epoch over {len(found)} record(s); models: {values(lambda c: c['model']['name'])}; "
+        f"length: {values(length)}; seeds: {values(lambda c: c['trainer']['seed'])}; "
+        f"train rows: {values(lambda c: c['task']['max_train_samples'] or 'all')}"
+    )
+
+
+def average(values: list[float | None]) -> float | None:
+    """The papers' avg column: the plain mean over tasks, only when every task has a number."""
+    return statistics.fmean(values) if values and all(v is not None for v in values) else None
+
+
+def main(argv=None) -> int:
+    from bca.render import FORMATS, render
+
+    parser = argparse.ArgumentParser(prog="bca-table", description="Aggregate run records into a table.")
+    parser.add_argument("records_dir", help="a results dir (holding records/) or a records folder")
+    parser.add_argument("--format", choices=sorted(FORMATS), default="md")
+    parser.add_argument("--experiment", help="keep only this experiment's runs and show its published numbers")
+    parser.add_argument("--out", help="write here instead of stdout")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        found, damaged = find_records(Path(args.records_dir))
+        exp = experiments.load(args.experiment) if args.experiment else None
+    except (FileNotFoundError, experiments.ExperimentError) as err:
+        print(f"[bca-table] {err}", file=sys.stderr)
+        return 2
+    text = render(build(found, exp, damaged), args.format)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text)
+    else:
+        sys.stdout.write(text)
+    return 0
