@@ -94,8 +94,10 @@ def _mul(a, b, *args, out_val=None, **kwargs) -> int:
 FORMULAS: dict[object, Callable] = {
     aten.mm: _mm,
     aten.addmm: _addmm,
+    aten.addmm_: _addmm,  # in place: a fused base Linear accumulating into another path's output buffer
     aten.bmm: _bmm,
     aten.baddbmm: _baddbmm,
+    aten.baddbmm_: _baddbmm,
     aten._fft_r2c: _fft_r2c,
     aten._fft_c2r: _fft_c2r,
     aten._fft_c2c: _fft_c2c,

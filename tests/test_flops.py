@@ -25,6 +25,9 @@ from bca.methods import apply_method
 def test_real_matmul_is_two_flops_per_mac():
     a, b = torch.randn(3, 5), torch.randn(5, 7)
     assert count_flops(lambda: a @ b) == 2 * 3 * 5 * 7
+    y = torch.zeros(3, 7)
+    assert count_flops(lambda: y.addmm_(a, b)) == 2 * 3 * 5 * 7  # in place (bca's fused base Linear)
+    assert count_flops(lambda: torch.zeros(2, 3, 7).baddbmm_(a.expand(2, 3, 5), b.expand(2, 5, 7))) == 2 * 2 * 3 * 5 * 7
 
 
 def test_complex_matmul_is_eight_flops_per_mac_where_torch_counts_two():
