@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import hydra
@@ -20,20 +21,37 @@ def _run_app(cfg: DictConfig) -> float | None:
     try:
         record = run_one(cfg)
     except ConfigProblems as err:
+        if _in_sweep():
+            raise  # Hydra records the failed job and goes on with the next one
         print(f"[bca] {err}", file=sys.stderr)
         sys.exit(2)
     best = (record.get("metrics") or {}).get("best")
     if best:
-        print(
-            f"[bca] best dev epoch {best['epoch']}: "
-            + ", ".join(f"{k}={v:.4f}" for k, v in best["eval"].items())
-        )
+        print(f"[bca] best dev epoch {best['epoch']}: " + ", ".join(f"{k}={v:.4f}" for k, v in best["eval"].items()))
     # The return value is what Hydra sweepers optimise over.
     return best["eval"][record["metrics"]["metric_for_best"]] if best else None
 
 
+def _in_sweep() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
 def run() -> None:
-    """bca-run model=<m> method=<x> task=<t> [overrides]"""
+    """bca-run model=<m> method=<x> task=<t> [overrides]
+
+    The whole command line (every value of a sweep) is checked first: all problems are reported together and
+    the exit status is 2, before any model is loaded or any record written.
+    """
+    from bca.hydra_app import command_line_problems
+
+    problems = command_line_problems(sys.argv[1:])
+    if problems:
+        if os.environ.get("RANK", "0") == "0":  # under accelerate launch, say it once
+            print("[bca] invalid run configuration:\n" + "\n".join(f"  - {p}" for p in problems), file=sys.stderr)
+        sys.exit(2)
     _run_app()
 
 

@@ -61,7 +61,7 @@ def model_problems(model_cfg) -> list[str]:
             resolve_path(model_cfg.tokenizer)
     except ModelLoadError as err:
         return [str(err)]
-    if model_cfg.source == "hub" and os.environ.get("HF_HUB_OFFLINE") == "1" and not Path(path).exists():
+    if model_cfg.source == "hub" and os.environ.get("HF_HUB_OFFLINE") == "1" and not _available_offline(path):
         return [
             f"model={model_cfg.name} loads {path!r} from the Hugging Face hub, but HF_HUB_OFFLINE=1; "
             "use an offline model (minilm-l6, smollm2-135m, tiny-roberta, tiny-llama) or model.path=<local dir>"
@@ -69,9 +69,42 @@ def model_problems(model_cfg) -> list[str]:
     return []
 
 
+def _available_offline(path: str) -> bool:
+    """A local folder, or a hub id whose config is in the local Hugging Face cache (offline mode serves it)."""
+    if Path(path).exists():
+        return True
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        return isinstance(try_to_load_from_cache(path, "config.json"), str)
+    except ValueError:  # not a valid repo id
+        return False
+
+
+def trainer_problems(trainer_cfg, world_size: int | None = None) -> list[str]:
+    """Values the schema's types allow but training cannot use; ``world_size``: processes (accelerate launch)."""
+    world_size = world_size or int(os.environ.get("WORLD_SIZE", "1"))
+    problems = [
+        f"trainer.{key}={getattr(trainer_cfg, key)} must be >= {low}"
+        for key, low in (("batch_size", 1), ("eval_batch_size", 1), ("log_every", 1), ("epochs", 1))
+        if getattr(trainer_cfg, key) < low and not (key == "epochs" and trainer_cfg.max_steps is not None)
+    ]
+    for key, low in (("checkpoint_every", 1), ("max_steps", 0)):
+        if getattr(trainer_cfg, key) is not None and getattr(trainer_cfg, key) < low:
+            problems.append(f"trainer.{key}={getattr(trainer_cfg, key)} must be >= {low} or null")
+    for key in ("batch_size", "eval_batch_size"):
+        # The global batch is split across processes (so N processes train like one): it must divide evenly.
+        if world_size > 1 and getattr(trainer_cfg, key) % world_size:
+            problems.append(
+                f"trainer.{key}={getattr(trainer_cfg, key)} is the global batch and must be a multiple of the "
+                f"{world_size} processes"
+            )
+    return problems
+
+
 def check_run(cfg, num_labels: int | None = 2) -> None:
-    """Raise ``ConfigProblems`` listing everything wrong with the model/method part of ``cfg``."""
-    problems = model_problems(cfg.model)
+    """Raise ``ConfigProblems`` listing everything wrong with the model/method/trainer part of ``cfg``."""
+    problems = model_problems(cfg.model) + trainer_problems(cfg.trainer)
     try:
         meta = build_meta_model(cfg.model, num_labels=num_labels, causal=cfg.model.causal)
         problems += method_problems(meta, cfg.method)
