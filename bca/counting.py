@@ -206,7 +206,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("overrides", nargs="*", help="Hydra overrides, as for bca-run")
     parser.add_argument("--csv", help="CSV to append to (default: <results_dir>/counts.csv)")
     parser.add_argument("--no-csv", action="store_true", help="print only")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # options may sit between overrides
     from bca.hydra_app import compose
 
     cfg = compose(args.overrides)

@@ -228,13 +228,14 @@ def layer_cost(method_cfg, d_in: int, d_out: int, input_grad: bool = True) -> La
 
 
 def method_settings(cfg) -> str:
-    """The knobs that change counts, as a short label for tables ("r=8", "b=768", ...)."""
+    """The knobs that change counts, as a short label for tables ("r=8", "block_size=768", ...)."""
     keys = {
-        "lora": ("r", "alpha"),
+        "lora": ("r",),
         "vera": ("r",),
         "fourierft": ("n_frequency",),
         "c3a": ("block_size",),
         "bca": ("block_size",),
         "cdd": ("block_size", "num_factors"),
     }.get(cfg.name, ())
-    return ", ".join(f"{k}={getattr(cfg, k)}" for k in keys)
+    # CDD's block_size None means "per layer, the largest block dividing both dims"
+    return ", ".join(f"{k}={'gcd' if getattr(cfg, k) is None else getattr(cfg, k)}" for k in keys)

@@ -219,3 +219,38 @@ def test_record_counts_reports_failure_instead_of_raising():
     cfg = compose(["model=tiny-roberta", "method=bca", "method.block_size=5"])
     result = counting.record_counts(load_model(cfg.model, num_labels=2).model, cfg)
     assert set(result) == {"error"} and "block_size 5" in result["error"]
+
+
+# ---- scripts/complexity_table.py: how published counts and the 32x claim are judged ---------------------
+
+
+def _complexity_script():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "complexity_table.py"
+    spec = importlib.util.spec_from_file_location("complexity_table", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_published_counts_match_to_their_printed_precision():
+    script = _complexity_script()
+    assert script.matches({"published_params": "294,912", "adapter_params": 294_912}) == "yes"
+    assert script.matches({"published_params": "294,912", "adapter_params": 294_913}) == "NO"
+    assert script.matches({"published_params": "33.5M", "adapter_params": 33_554_432}) == "yes (truncated)"
+    assert script.matches({"published_params": "33.5M", "adapter_params": 33_700_000}) == "NO"
+    assert script.matches({"published_params": "", "adapter_params": 1}) == "—"
+
+
+def test_claim_crossing_is_where_the_forward_ratio_equals_the_claim():
+    script = _complexity_script()
+    # num: 100 per token + 1e6 per call; den: 2 per token + 1000 per call -> 1000x at T = 0, 50x as T -> inf
+    num = {"adapter_flops_fwd_per_token": 100.0, "adapter_flops_fwd_per_call": 1e6}
+    den = {"adapter_flops_fwd_per_token": 2.0, "adapter_flops_fwd_per_call": 1000.0}
+    text = script.crossing(num, den, 64)
+    t = float(text.rsplit("≤ ", 1)[1].split(" ")[0].replace(",", ""))
+    assert script.fwd_ratio(num, den, t) == pytest.approx(64, rel=1e-3)
+    assert script.crossing(num, den, 32) == "≥ 32× at every T"
+    assert script.crossing(num, den, 2000) == "< 2000× at every T"
