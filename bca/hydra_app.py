@@ -116,12 +116,13 @@ def _unknown_additions(cfg, lines: list[str]) -> list[str]:
     return problems
 
 
-def _try(overrides: list[str], config_name: str, line: str, problems: list[str]):
-    """Compose and resolve ``overrides``; on failure add the explanation of ``line`` to ``problems``."""
+def _try(make, overrides: list[str], line: str, problems: list[str]):
+    """Compose (with ``make`` from ``composer``) and resolve ``overrides``; on failure add the explanation of
+    ``line`` to ``problems``."""
     from omegaconf import OmegaConf
 
     try:
-        cfg = compose(overrides, config_name)
+        cfg = make(overrides)
         OmegaConf.to_container(cfg, resolve=True)
     except Exception as err:  # any composition/interpolation error is a config problem to report
         message = _explain(err, line)
@@ -135,14 +136,12 @@ def _try(overrides: list[str], config_name: str, line: str, problems: list[str])
 
 
 def _hydra_settings(lines: list[str], config_name: str) -> tuple[bool, dict]:
-    """(multirun?, sweeper params) as the composed config sets them (``sweep=...`` turns multirun on)."""
+    """(multirun?, sweeper params) as the composed config sets them (``sweep=...`` turns multirun on).
+    Called inside ``composer``."""
     from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
     from hydra.types import RunMode
 
-    register_schemas()
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        cfg = hydra_compose(config_name=config_name, overrides=lines, return_hydra_config=True)
+    cfg = hydra_compose(config_name=config_name, overrides=lines, return_hydra_config=True)
     return cfg.hydra.mode == RunMode.MULTIRUN, dict(cfg.hydra.sweeper.get("params") or {})
 
 
@@ -167,35 +166,37 @@ def command_line_jobs(overrides: list[str], config_name: str = "run") -> tuple[l
     ours = [(o, _lines(o)) for o in parsed if not o.is_hydra_override()]
     groups = _group_names()
     problems: list[str] = []
-    # Group selections first, each on its own; the later checks build on the valid ones only.
-    swept_groups: dict[str, list[str]] = {}
-    for o, lines in ours:
-        if lines and o.key_or_group in groups:
-            valid = [line for line in lines if _try([line], config_name, line, problems) is not None]
-            swept_groups[o.key_or_group] = valid or swept_groups.get(o.key_or_group, [])
-    selected = [lines[0] for lines in swept_groups.values() if lines]
-    try:
-        multirun, params = _hydra_settings([*selected, *hydra_lines], config_name)
-    except Exception as err:
-        return [*problems, _explain(err, " ".join(hydra_lines) or "the config")], [], False
-    given = {o.key_or_group for o, _ in ours}
-    extra = parser.parse_overrides([f"{k}={v}" for k, v in params.items() if k not in given])
-    sweep = [*ours, *((o, _lines(o)) for o in extra)]
-    # Then every value of every other override, on the selected groups (each value of a swept group, if
-    # the key lives in it: method.block_size=64 is fine for method=bca but not for method=lora).
-    for o, lines in sweep:
-        if not lines or o.key_or_group in groups:
-            continue
-        top = o.key_or_group.lstrip("+~").split(".")[0]
-        contexts = swept_groups.get(top) or [None]
-        rest = [f for f in selected if not (len(contexts) > 1 and f in contexts)]
-        for context in contexts:
-            for line in lines:
-                label = f"{line} (with {context})" if len(contexts) > 1 else line
-                _try([*rest, *([context] if context else []), line], config_name, label, problems)
-    if not problems:  # each override is fine on its own: now all of them together
-        firsts = [lines[0] for _, lines in sweep if lines]
-        _try(firsts, config_name, "the overrides together", problems)
+    with composer(config_name) as make:
+        # Group selections first, each on its own; the later checks build on the valid ones only.
+        swept_groups: dict[str, list[str]] = {}
+        for o, lines in ours:
+            if lines and o.key_or_group in groups:
+                valid = [line for line in lines if _try(make, [line], line, problems) is not None]
+                swept_groups[o.key_or_group] = valid or swept_groups.get(o.key_or_group, [])
+        selected = [lines[0] for lines in swept_groups.values() if lines]
+        try:
+            multirun, params = _hydra_settings([*selected, *hydra_lines], config_name)
+        except Exception as err:  # e.g. hydra/launcher=nope: report it with the others
+            problems.append(_explain(err, " ".join(hydra_lines) or "the config"))
+            multirun, params = False, {}
+        given = {o.key_or_group for o, _ in ours}
+        extra = parser.parse_overrides([f"{k}={v}" for k, v in params.items() if k not in given])
+        sweep = [*ours, *((o, _lines(o)) for o in extra)]
+        # Then every value of every other override, on the selected groups (each value of a swept group, if
+        # the key lives in it: method.block_size=64 is fine for method=bca but not for method=lora).
+        for o, lines in sweep:
+            if not lines or o.key_or_group in groups:
+                continue
+            top = o.key_or_group.lstrip("+~").split(".")[0]
+            contexts = swept_groups.get(top) or [None]
+            rest = [f for f in selected if not (len(contexts) > 1 and f in contexts)]
+            for context in contexts:
+                for line in lines:
+                    label = f"{line} (with {context})" if len(contexts) > 1 else line
+                    _try(make, [*rest, *([context] if context else []), line], label, problems)
+        if not problems:  # each override is fine on its own: now all of them together
+            firsts = [lines[0] for _, lines in sweep if lines]
+            _try(make, firsts, "the overrides together", problems)
     expanded = [lines for _, lines in sweep if lines]
     if math.prod(len(lines) for lines in expanded) <= MAX_SWEEP_JOBS_CHECKED:
         jobs = [list(combo) for combo in itertools.product(*expanded)]
@@ -226,5 +227,6 @@ def command_line_problems(argv: list[str]) -> list[str]:
     from bca.preflight import job_problems
 
     common = set.intersection(*(set(job) for job in jobs)) if jobs else set()
-    composed = [([line for line in job if line not in common], compose(job, config_name)) for job in jobs]
+    with composer(config_name) as make:
+        composed = [([line for line in job if line not in common], make(job)) for job in jobs]
     return job_problems(composed)
