@@ -170,6 +170,7 @@ def main(argv=None) -> int:
     parser.add_argument("--format", choices=sorted(FORMATS), default="md")
     parser.add_argument("--experiment", help="keep only this experiment's runs and show its published numbers")
     parser.add_argument("--out", help="write here instead of stdout")
+    parser.add_argument("--plots", help="also write PNG plots (score vs params, block size, curves) to this dir")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     try:
         found, damaged = find_records(Path(args.records_dir))
@@ -177,7 +178,14 @@ def main(argv=None) -> int:
     except (FileNotFoundError, experiments.ExperimentError) as err:
         print(f"[bca-table] {err}", file=sys.stderr)
         return 2
-    text = render(build(found, exp, damaged), args.format)
+    table = build(found, exp, damaged)
+    text = render(table, args.format)
+    if args.plots:
+        from bca.plots import write_all
+
+        kept = [r for r in found if exp is None or r["config"].get("experiment") == exp.name]
+        for path in write_all(kept, Path(args.plots)):
+            print(f"[bca-table] plot: {path}", file=sys.stderr)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(text)

@@ -92,3 +92,26 @@ def test_table_reads_real_json_written_by_the_record_writer(tmp_path):
     records.write_record(records.record_path(tmp_path, "a"), rec)
     found, _ = find_records(tmp_path / "records")
     assert found == [json.loads(json.dumps(rec))]
+
+
+def test_pareto_front_against_a_hand_worked_example():
+    from bca.plots import pareto_front
+
+    points = [(100, 70.0), (50, 60.0), (200, 65.0), (400, 80.0), (50, 55.0), (300, 80.0)]
+    assert pareto_front(points) == [(50, 60.0), (100, 70.0), (300, 80.0)]
+
+
+def test_plots_are_written_from_records(tmp_path):
+    from bca.plots import write_all
+
+    found = []
+    for size, score in ((16, 0.6), (32, 0.7), (64, 0.65)):
+        rec = record("rte", 0, score, method="bca")
+        rec["config"]["method"] = {"name": "bca", "block_size": size}
+        rec["params"]["adapter"] = 4096 // size
+        rec["time"] = {"step_s": 0.01 * size}
+        rec["metrics"]["epochs"] = [{"epoch": 1, "train_loss": 0.7, "eval": {"accuracy": score}}]
+        found.append(rec)
+    paths = write_all(found, tmp_path)
+    assert sorted(p.name for p in paths) == ["block_size.png", "curves_rte.png", "score_vs_params.png"]
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in paths)
