@@ -4,8 +4,8 @@ An experiment file holds the published numbers and, per row and task, the overri
 (the paper's per-task hyperparameters). It is plain YAML, not a Hydra config: a cell's run config is still
 composed by Hydra from ``configs/`` with the cell's overrides, so every run is validated like ``bca-run``.
 
-Override precedence, lowest first: the experiment's ``common`` overrides, the row's, the row's per-task
-ones, then the user's (``bca-reproduce fourierft_table2 model=minilm-l6 trainer.epochs=3``), then the seed.
+Override precedence, lowest first: the experiment's ``common`` overrides, its per-task ones, the row's, the
+row's per-task ones, then the user's (``bca-reproduce fourierft_table2 model=minilm-l6 trainer.epochs=3``), then the seed.
 Overrides are merged by key, so a user's ``model=minilm-l6`` replaces a row's ``model=roberta-base``
 instead of Hydra rejecting two values for one group.
 """
@@ -44,6 +44,7 @@ class Experiment:
     seeds: tuple[int, ...]
     common: tuple[str, ...]
     rows: tuple[Row, ...]
+    tasks: dict[str, tuple[str, ...]] = field(default_factory=dict)  # per-task overrides for every row
     scale: float = 100.0  # records hold metrics in [0, 1]; papers print percentages
 
 
@@ -83,6 +84,7 @@ def load(name_or_path: str) -> Experiment:
             seeds=tuple(int(s) for s in data["seeds"]),
             common=tuple(data.get("common") or ()),
             rows=rows,
+            tasks={k: tuple(v or ()) for k, v in (data.get("tasks") or {}).items()},
             scale=float(data.get("scale", 100.0)),
         )
     except (KeyError, TypeError, ValueError) as err:
@@ -137,6 +139,7 @@ def cells(
                 overrides = merge_overrides(
                     (f"task={task}",),
                     experiment.common,
+                    experiment.tasks.get(task, ()),
                     row.overrides,
                     row.tasks.get(task, ()),
                     user_overrides,
