@@ -26,7 +26,7 @@ def _run_app(cfg: DictConfig) -> float | None:
         print(f"[bca] {err}", file=sys.stderr)
         sys.exit(2)
     best = (record.get("metrics") or {}).get("best")
-    if best:
+    if best and os.environ.get("RANK", "0") == "0":  # under accelerate launch, say it once
         print(f"[bca] best dev epoch {best['epoch']}: " + ", ".join(f"{k}={v:.4f}" for k, v in best["eval"].items()))
     # The return value is what Hydra sweepers optimise over.
     return best["eval"][record["metrics"]["metric_for_best"]] if best else None

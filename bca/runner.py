@@ -6,9 +6,11 @@ attribute access (an OmegaConf DictConfig from Hydra, or anything alike) and ret
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import datetime, timezone
 
+import torch
 from accelerate import Accelerator
 from accelerate.utils import DataLoaderConfiguration, set_seed
 from omegaconf import OmegaConf
@@ -73,6 +75,8 @@ def run(cfg, force: bool = False) -> dict:
     if force:
         checkpoint.clear(cfg.results_dir, rid)
     accelerator = Accelerator(
+        # Several processes and no GPU (accelerate launch / torchrun on CPU): gloo on CPU, not "no distribution".
+        cpu=int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.accelerator.is_available(),
         mixed_precision=cfg.trainer.mixed_precision,
         # split_batches: trainer.batch_size is the global batch, so N processes take the same steps as one;
         # the seedable sampler makes the shuffle order a function of (seed, epoch), which resuming relies on.

@@ -1,0 +1,75 @@
+"""``accelerate launch`` with 2 CPU processes gives the result of 1 process: same steps, same metrics.
+
+trainer.batch_size is the global batch (accelerate's split_batches), so both runs take the same optimiser
+steps on the same examples; DDP averages the two half-batch gradients into the full-batch gradient. Dropout
+is off here because two processes draw other dropout masks than one (with dropout on, the runs are two
+samples of the same experiment, not the same numbers). What is left is float summation order: the tolerance
+on the train loss is 1e-6 and the eval metrics must be equal. 21 eval rows do not split evenly in batches of
+8 over 2 processes: the padding duplicates accelerate adds must be dropped again (gather_for_metrics).
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bca import checkpoint, records
+from bca.hydra_app import CONFIG_DIR, compose
+from bca.runner import run
+
+RUN = [
+    "model=tiny-roberta",
+    "+model.arch.hidden_dropout_prob=0.0",
+    "+model.arch.attention_probs_dropout_prob=0.0",
+    "task.max_train_samples=64",
+    "task.max_eval_samples=21",
+    "trainer.batch_size=8",
+    "trainer.eval_batch_size=8",
+    "trainer.epochs=2",
+    "trainer.max_length=32",
+    "trainer.progress=false",
+    "logger=offline",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow  # two processes start torch + transformers on 2 busy cores (~40 s)
+def test_two_processes_give_the_one_process_result(tmp_path):
+    one = run(compose([*RUN, f"results_dir={tmp_path / 'one'}", "logger=disabled"]))
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    env["WANDB_SILENT"] = "true"
+    cwd = tmp_path / "two"
+    cwd.mkdir()
+    out = subprocess.run(
+        [str(bin_dir / "accelerate"), "launch", "--config_file", f"{CONFIG_DIR}/accelerate/cpu_2proc.yaml",
+         "--main_process_port", str(free_port()), str(bin_dir / "bca-run"), *RUN, "results_dir=."],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    # only the main process writes: one record, one wandb run, one line saying so
+    assert out.stdout.count("[bca] record written") == 1 and out.stdout.count("best dev epoch") == 1
+    (path,) = records.records_dir(cwd).glob("*.json")
+    two = json.loads(path.read_text())
+    assert two["run_id"] == one["run_id"]  # same config, whatever the number of processes
+    assert len(list((cwd / "wandb").glob("offline-run-*"))) == 1
+    # Hydra composed in each process but made no output folders; the checkpoint holds both processes' RNG
+    assert sorted(p.name for p in cwd.iterdir()) == ["checkpoints", "records", "wandb"]
+    ckpt = checkpoint.latest(checkpoint.run_checkpoints(cwd, two["run_id"]))
+    assert sorted(p.name for p in ckpt.glob("random_states_*")) == ["random_states_0.pkl", "random_states_1.pkl"]
+
+    assert two["time"]["steps"] == one["time"]["steps"] == 16
+    for a, b in zip(one["metrics"]["epochs"], two["metrics"]["epochs"], strict=True):
+        assert b["train_loss"] == pytest.approx(a["train_loss"], abs=1e-6)
+        assert b["eval"] == a["eval"]
+    accuracy = two["metrics"]["epochs"][-1]["eval"]["accuracy"]
+    assert abs(accuracy * 21 - round(accuracy * 21)) < 1e-9  # 21 predictions: no duplicates, none lost
