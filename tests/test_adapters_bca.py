@@ -43,6 +43,24 @@ def test_forward_and_grads_match_dense(d_in, d_out, p):
     torch.testing.assert_close(gk, gk_ref, rtol=1e-10, atol=1e-10)
 
 
+def test_fused_and_generic_paths_agree():
+    """A plain fp64 Linear takes the fused kernel; a hooked one goes through base_layer(x) + adapter(x)."""
+    layer = random_layer(12, 8, 4)
+    x = torch.randn(5, 12, dtype=torch.float64, requires_grad=True)
+    assert layer.can_fuse(x)
+    fused = layer(x)
+    gx_fused, gk_fused = torch.autograd.grad(fused.square().sum(), (x, layer.bca_kernel))
+    seen = []
+    layer.base_layer.register_forward_hook(lambda module, args, out: seen.append(out.shape))
+    assert not layer.can_fuse(x)
+    generic = layer(x)
+    gx, gk = torch.autograd.grad(generic.square().sum(), (x, layer.bca_kernel))
+    assert seen == [(5, 8)]  # the hook ran: the base layer was really called
+    torch.testing.assert_close(fused, generic, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(gx_fused, gx, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(gk_fused, gk, rtol=1e-12, atol=1e-12)
+
+
 def test_gradcheck_through_the_layer():
     layer = random_layer(6, 9, 3)
     x = torch.randn(2, 6, dtype=torch.float64, requires_grad=True)

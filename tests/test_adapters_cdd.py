@@ -43,6 +43,22 @@ def test_forward_and_grads_match_dense(d_in, d_out, p, m):
         torch.testing.assert_close(got, ref, rtol=1e-10, atol=1e-10)
 
 
+def test_fused_and_generic_paths_agree():
+    layer = random_layer(8, 12, 4)
+    x = torch.randn(5, 8, dtype=torch.float64, requires_grad=True)
+    params = [x, *(p for _, p in layer.adapter_named_parameters())]
+    assert layer.can_fuse(x)
+    fused = layer(x)
+    grads_fused = torch.autograd.grad(fused.square().sum(), params)
+    layer.base_layer.register_forward_pre_hook(lambda module, args: None)  # any hook: generic path
+    assert not layer.can_fuse(x)
+    generic = layer(x)
+    grads = torch.autograd.grad(generic.square().sum(), params)
+    torch.testing.assert_close(fused, generic, rtol=1e-12, atol=1e-12)
+    for a, b in zip(grads_fused, grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+
+
 def test_square_single_factor_is_diag_circ_diag_with_3d_params():
     layer = random_layer(10, 10, 10)
     a, b = layer.cdd_diagonals[1], layer.cdd_diagonals[0]

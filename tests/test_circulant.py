@@ -4,7 +4,8 @@ import pytest
 import torch
 from reference import dense_by_hand
 
-from bca.circulant import block_circulant_dense, block_circulant_matmul, cdd_dense, cdd_matmul
+from bca.circulant import block_circulant_dense, block_circulant_matmul, linear_block_circulant
+from bca.circulant_cdd import cdd_dense, cdd_matmul, linear_cdd
 
 # (d_out, d_in, p): square, non-square both ways, one block, many blocks, odd and even p, p = 1
 SHAPES = [(12, 12, 12), (12, 12, 4), (6, 15, 3), (20, 8, 4), (10, 10, 5), (7, 14, 7), (4, 4, 1), (16, 24, 8)]
@@ -49,11 +50,54 @@ def test_forward_and_gradients_match_the_dense_matrix(d_out, d_in, p):
     torch.testing.assert_close(gk, gk_ref, rtol=1e-10, atol=1e-10)
 
 
+def test_one_block_over_many_token_chunks():
+    """p = d with enough tokens that the single-block path runs in several cache-sized chunks."""
+    from bca.circulant import _token_chunks
+
+    p, tokens = 512, 1100
+    assert len(_token_chunks(tokens, p // 2 + 1)) >= 3
+    kernel = kernel_of(p, p, p, requires_grad=True)
+    x = torch.randn(tokens, p, dtype=torch.float64, requires_grad=True)
+    dense = block_circulant_dense(kernel)
+    y = block_circulant_matmul(x, kernel)
+    torch.testing.assert_close(y, x @ dense.T, rtol=1e-9, atol=1e-9)
+    grads = torch.autograd.grad(y.sum(), (x, kernel))
+    grads_ref = torch.autograd.grad((x @ dense.T).sum(), (x, kernel))
+    for got, ref in zip(grads, grads_ref, strict=True):
+        torch.testing.assert_close(got, ref, rtol=1e-9, atol=1e-9)
+
+
 @pytest.mark.parametrize("d_out,d_in,p", [(6, 6, 6), (6, 9, 3), (8, 4, 4), (6, 6, 2)])
 def test_gradcheck(d_out, d_in, p):
     x = torch.randn(3, d_in, dtype=torch.float64, requires_grad=True)
     kernel = kernel_of(d_out, d_in, p, requires_grad=True)
     assert torch.autograd.gradcheck(block_circulant_matmul, (x, kernel))
+
+
+@pytest.mark.parametrize("d_out,d_in,p", [(12, 12, 12), (8, 20, 4), (15, 6, 3)])
+@pytest.mark.parametrize("trainable_base", [False, True])
+def test_fused_linear_matches_dense(d_out, d_in, p, trainable_base):
+    """x @ (W + BC).T + b in one Function: values and every gradient (x, kernel, and W, b when trainable)."""
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(2, 3, d_in, generator=g, dtype=torch.float64, requires_grad=True)
+    kernel = kernel_of(d_out, d_in, p, requires_grad=True)
+    weight = torch.randn(d_out, d_in, generator=g, dtype=torch.float64, requires_grad=trainable_base)
+    bias = torch.randn(d_out, generator=g, dtype=torch.float64, requires_grad=trainable_base)
+    y = linear_block_circulant(x, weight, bias, kernel)
+    expected = x @ (weight + dense_by_hand(kernel)).T + bias
+    torch.testing.assert_close(y, expected, rtol=1e-10, atol=1e-10)
+    inputs = (x, kernel, weight, bias) if trainable_base else (x, kernel)
+    upstream = torch.randn(y.shape, generator=g, dtype=torch.float64)
+    grads = torch.autograd.grad((y * upstream).sum(), inputs)
+    grads_ref = torch.autograd.grad((expected * upstream).sum(), inputs)
+    for got, ref in zip(grads, grads_ref, strict=True):
+        torch.testing.assert_close(got, ref, rtol=1e-10, atol=1e-10)
+    assert torch.autograd.gradcheck(linear_block_circulant, (x, weight, bias, kernel))
+
+
+def test_fused_linear_refuses_low_precision():
+    with pytest.raises(ValueError, match="fp32/fp64"):
+        linear_block_circulant(torch.randn(2, 4).bfloat16(), torch.randn(4, 4).bfloat16(), None, torch.randn(1, 1, 4))
 
 
 def test_only_the_needed_gradient_is_computed():
@@ -105,6 +149,23 @@ def test_cdd_chain_matches_dense_product(dims, p):
     grads_ref = torch.autograd.grad((x @ expected.T).square().sum(), params)
     for got, ref in zip(grads, grads_ref, strict=True):
         torch.testing.assert_close(got, ref, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("d_out,d_in,p", [(12, 12, 12), (8, 12, 4)])
+def test_fused_cdd_linear_matches_dense(d_out, d_in, p):
+    g = torch.Generator().manual_seed(4)
+    make = lambda *shape: torch.randn(*shape, generator=g, dtype=torch.float64, requires_grad=True)
+    x, d_in_vec, kernel, d_out_vec = make(3, 2, d_in), make(d_in), make(d_out // p, d_in // p, p), make(d_out)
+    weight, bias = make(d_out, d_in), make(d_out)
+    y = linear_cdd(x, weight, bias, d_in_vec, kernel, d_out_vec)
+    expected = x @ (weight + torch.diag(d_out_vec) @ dense_by_hand(kernel) @ torch.diag(d_in_vec)).T + bias
+    torch.testing.assert_close(y, expected, rtol=1e-10, atol=1e-10)
+    inputs = (x, d_in_vec, kernel, d_out_vec, weight, bias)
+    grads = torch.autograd.grad(y.square().sum(), inputs)
+    grads_ref = torch.autograd.grad(expected.square().sum(), inputs)
+    for got, ref in zip(grads, grads_ref, strict=True):
+        torch.testing.assert_close(got, ref, rtol=1e-10, atol=1e-10)
+    assert torch.autograd.gradcheck(linear_cdd, (x[:1], weight, bias, d_in_vec, kernel, d_out_vec))
 
 
 def test_cdd_chain_needs_one_more_diagonal_than_kernels():

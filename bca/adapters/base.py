@@ -97,11 +97,26 @@ class AdapterLinear(nn.Module):
         """
         raise NotImplementedError
 
+    def can_fuse(self, x: torch.Tensor) -> bool:
+        """True if the base layer may be computed inside the adapter's kernel instead of being called.
+
+        Only a plain fp32/fp64 ``nn.Linear`` without hooks: anything else (quantised or hooked layers,
+        bf16 bases whose GEMM must stay in bf16) goes through ``base_layer(x)`` unchanged.
+        """
+        base = self.base_layer
+        return (
+            type(base) is nn.Linear
+            and not (base._forward_hooks or base._forward_pre_hooks)
+            and x.dtype == base.weight.dtype
+            and x.dtype in (torch.float32, torch.float64)
+        )
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.base_layer(x)
         if self.merged:
             return out
-        return out + self.adapter_forward(x).to(out.dtype)
+        # In place: the base output is not saved by autograd, and on CPU a fresh T x d buffer costs page faults.
+        return out.add_(self.adapter_forward(x).to(out.dtype))
 
     @torch.no_grad()
     def merge(self) -> None:

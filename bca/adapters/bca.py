@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from bca.adapters.base import AdapterLinear, check_choice, check_divides, check_positive_int, normalise_targets
-from bca.circulant import block_circulant_dense, block_circulant_matmul
+from bca.circulant import block_circulant_dense, block_circulant_matmul, linear_block_circulant
 
 BCA_INITS = ("zero", "gaussian", "xavier_uniform")
 
@@ -90,6 +90,12 @@ class BCALinear(AdapterLinear):
 
     def adapter_forward(self, x: torch.Tensor) -> torch.Tensor:
         return block_circulant_matmul(x, self.bca_kernel)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.merged or not self.can_fuse(x):
+            return super().forward(x)
+        base = self.base_layer  # same sum, fewer activation-sized buffers (see linear_block_circulant)
+        return linear_block_circulant(x, base.weight, base.bias, self.bca_kernel)
 
     def delta_weight(self) -> torch.Tensor:
         return block_circulant_dense(self.bca_kernel)

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from bca.adapters.base import AdapterLinear, check_choice, check_divides, check_positive_int, normalise_targets
-from bca.circulant import cdd_dense, cdd_matmul
+from bca.circulant_cdd import cdd_dense, cdd_matmul, cdd_matmul_before_last_diagonal, linear_cdd
 
 CDD_INITS = ("zero", "gaussian")
 
@@ -106,6 +106,18 @@ class CDDLinear(AdapterLinear):
 
     def adapter_forward(self, x: torch.Tensor) -> torch.Tensor:
         return cdd_matmul(x, list(self.cdd_diagonals), list(self.cdd_kernels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.merged and self.num_factors == 1 and self.can_fuse(x):
+            (d_in, d_out), base = self.cdd_diagonals, self.base_layer
+            return linear_cdd(x, base.weight, base.bias, d_in, self.cdd_kernels[0], d_out)
+        out = self.base_layer(x)
+        if self.merged:
+            return out
+        *diagonals, last = self.cdd_diagonals
+        z = cdd_matmul_before_last_diagonal(x, diagonals, list(self.cdd_kernels))
+        # out += D_m z in one pass (addcmul_), instead of materialising D_m z and then adding it
+        return out.addcmul_(z.to(out.dtype), last.to(out.dtype))
 
     def delta_weight(self) -> torch.Tensor:
         return cdd_dense(list(self.cdd_diagonals), list(self.cdd_kernels))
