@@ -1,0 +1,68 @@
+"""Timing and peak-memory helpers shared by the benchmark scripts (not part of the library).
+
+Timing on a shared 2-core CPU is noisy, so candidates are timed in interleaved rounds (every method once
+per round, in the same order) and each is reported as the median over rounds of its ratio to the
+reference measured in the same round: slow drifts of the machine's load cancel in the ratio.
+
+Peak memory is read from torch's profiler memory timeline (allocator events, exact, CPU included): the
+largest total of tensors created and still alive at any point of one call, not counting what existed
+before (weights, the input). ``torch.profiler._memory_profiler`` is private API: if a torch release
+changes it, memory is reported as None and timing still works.
+"""
+
+from __future__ import annotations
+
+import gc
+import statistics
+import time
+from collections.abc import Callable
+
+
+def time_rounds(fns: dict[str, Callable[[], None]], rounds: int, warmup: int = 2) -> dict[str, list[float]]:
+    """Seconds per call of every function, ``rounds`` interleaved rounds after ``warmup`` untimed ones."""
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            gc.collect()
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return times
+
+
+def median_ratio(times: dict[str, list[float]], name: str, reference: str) -> float:
+    """Median over rounds of time[name] / time[reference] within the same round."""
+    return statistics.median(a / b for a, b in zip(times[name], times[reference], strict=True))
+
+
+def peak_memory_bytes(fn: Callable[[], None]) -> int | None:
+    """Peak bytes of tensors allocated by one call of ``fn`` (alive at the same time), or None if unavailable."""
+    try:
+        from torch.profiler import ProfilerActivity, profile
+        from torch.profiler._memory_profiler import Action
+    except ImportError:
+        return None
+    gc.collect()
+    try:
+        with profile(activities=[ProfilerActivity.CPU], profile_memory=True, record_shapes=True, with_stack=True) as p:
+            fn()
+        timeline = p._memory_profile().timeline
+    except Exception:  # private API: degrade to "no memory figure", never break the timing
+        return None
+    live = peak = 0
+    for _, action, _, size in timeline:
+        if action == Action.CREATE:
+            live += size
+        elif action == Action.DESTROY:
+            live -= size
+        peak = max(peak, live)
+    return peak
+
+
+def markdown_table(header: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
