@@ -13,6 +13,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,41 @@ def test_two_processes_give_the_one_process_result(tmp_path):
         assert b["eval"] == a["eval"]
     accuracy = two["metrics"]["epochs"][-1]["eval"]["accuracy"]
     assert abs(accuracy * 21 - round(accuracy * 21)) < 1e-9  # 21 predictions: no duplicates, none lost
+
+
+@pytest.mark.slow  # a killed and a resumed 2-process run (~60 s on 2 busy cores)
+def test_two_processes_killed_mid_epoch_resume_to_the_same_metrics(tmp_path):
+    """SIGKILL the launcher and both workers after the first mid-epoch checkpoint, rerun: same metrics."""
+    import psutil
+
+    args = [*RUN, "trainer.epochs=3", "trainer.checkpoint_every=3", "logger=disabled", "results_dir=."]
+    reference = run(compose([*args[:-1], f"results_dir={tmp_path / 'one'}"]))
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    cwd = tmp_path / "two"
+    cwd.mkdir()
+    cmd = [str(bin_dir / "torchrun"), "--nproc_per_node", "2", "--master_port", str(free_port()),
+           str(bin_dir / "bca-run"), *args]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpts = checkpoint.run_checkpoints(cwd, reference["run_id"])
+    end = time.monotonic() + 600
+    while checkpoint.latest(ckpts) is None:
+        assert proc.poll() is None and time.monotonic() < end, "the run ended before it could be killed"
+        time.sleep(0.01)
+    family = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+    assert len(family) == 3  # the launcher and its two workers (they run in their own sessions)
+    for p in family:
+        p.kill()
+    psutil.wait_procs(family, timeout=30)
+    proc.wait()
+    killed_at = int(checkpoint.latest(ckpts).name.split("-")[1])
+    assert killed_at < 24 and not records.records_dir(cwd).exists()
+
+    out = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-3000:]
+    (path,) = records.records_dir(cwd).glob("*.json")
+    two = json.loads(path.read_text())
+    assert two["resumed_from_step"] == killed_at and two["time"]["steps"] == 24
+    for a, b in zip(reference["metrics"]["epochs"], two["metrics"]["epochs"], strict=True):
+        assert b["train_loss"] == pytest.approx(a["train_loss"], abs=1e-6)
+        assert b["eval"] == a["eval"]
