@@ -8,14 +8,17 @@ must give the same number; ``tests/test_flops.py`` checks that for every method,
 Counting convention (one convention, shared with ``bca.flop_counter``):
 - real matmul (mm/addmm/bmm/baddbmm): 2 FLOPs per multiply-accumulate (MAC), bias adds not counted —
   the convention of ``torch.utils.flop_counter`` and of Kaplan et al. 2020 (C_fwd = 2N per token);
-- complex matmul: 8 FLOPs per complex MAC (4 real multiplies + 4 real adds);
+- complex matmul: 8 FLOPs per complex MAC (4 real multiplies + 4 real adds). ``bca.circulant`` runs its
+  complex mixing as real GEMMs on (re, im)-interleaved operands, 4 real MACs per complex MAC: counted as
+  the real matmuls they are, 2 x 4 = the same 8 FLOPs per complex MAC;
 - complex x complex elementwise product: 6 FLOPs per element (4 multiplies + 2 adds);
 - FFT of N points (N = product of the transformed sizes): 5·N·log2(N) for complex-to-complex, and half,
   2.5·N·log2(N), when the input (r2c) or the output (c2r) is real, whatever ``onesided`` says — the usual
   radix-2 estimate (FFTW's "mflops" benchmark convention, https://www.fftw.org/speed/method.html);
 - not counted: elementwise real arithmetic (scalings, VeRA's λ vectors, diagonals, bias, activations,
-  norms), real scalings of complex tensors, additions, reductions, casts, copies and index ops. These are
-  O(T·d) and memory-bound; torch's FlopCounterMode ignores them too.
+  norms), real scalings of complex tensors, additions, reductions (also when written as a GEMV against a
+  ones vector, ``bca.circulant._sum_tokens``: ``aten.mv`` is not mapped), casts, copies and index ops.
+  These are O(T·d) and memory-bound; torch's FlopCounterMode ignores them too.
 
 Backward rule (what autograd does, made explicit):
 - the frozen base W needs only the gradient w.r.t. its input: 1x its forward matmul, and none at all when
@@ -164,22 +167,35 @@ def c3a_cost(d_in: int, d_out: int, b: int, input_grad: bool = True) -> LayerCos
 
 
 def block_circulant_cost(d_in: int, d_out: int, p: int, input_grad: bool = True) -> tuple[Cost, Cost]:
-    """Forward and backward of ``bca.circulant.block_circulant_matmul`` (kernel (d_out/p, d_in/p, p)).
+    """Forward and backward of ``bca.circulant``'s ``_BlockCirculantFn`` (kernel (d_out/p, d_in/p, p)).
 
-    Forward: rfft of each of the n = d_in/p input blocks, the mixing over the f = p//2+1 non-redundant
-    frequencies, irfft of each of the m = d_out/p output blocks; the kernel's rfft once per call. The mixing
-    is an elementwise complex product when there is one block (6 FLOPs per frequency) and a per-frequency
-    complex bmm (T x n) @ (n x m) otherwise (8 per MAC). Backward (the custom autograd there): rfft of the
-    output grad; for dx (if needed) the conjugate-kernel product + irfft of each input block; for the kernel
-    grad the input's rfft again (the input, not its spectrum, is saved) + a product summed over tokens, and
-    one irfft of the kernel gradient per call.
+    n = d_in/p input blocks, m = d_out/p output blocks, f = p//2+1 non-redundant frequencies.
+    Forward: rfft of each input block, the mixing over the f frequencies, irfft of each output block; the
+    kernel's rfft once per call. Backward: rfft of the output grad; for dx (if needed) the mixing with the
+    conjugate kernel spectrum + irfft of each input block; for the kernel grad the product of the output-grad
+    spectrum with the input spectrum SAVED in forward (no second rfft of the input) summed over tokens, and one
+    irfft of the kernel gradient per call. So a training step runs 4 activation FFTs (x, y, dy, dx), not 5.
+
+    The mixing, as dispatched:
+    - one block (n = m = 1): an elementwise complex product, 6 FLOPs per frequency and token (``aten.mul``);
+    - several blocks: per frequency a complex (T x n) @ (n x m) product, run as ONE real batched GEMM on
+      (re, im)-interleaved operands, (F, T, 2n) @ (F, 2n, 2m) (``_complex_bmm``; the kernel gradient's
+      token sum is likewise (F, 2m, T) @ (F, T, 2n), ``_complex_cross``). That is 4 real MACs per complex
+      MAC at 2 FLOPs each, i.e. the same 8 FLOPs per complex MAC as a complex matmul: the formula counts
+      the real ``aten.bmm`` that runs. Building the 2n x 2m real form of the kernel spectrum (stack, negate)
+      and recombining re/im parts are copies and additions (not counted).
+    Not counted either: the layout transposes, the ``_sum_tokens`` GEMV against a ones vector (a reduction)
+    and the fused base Linear's ``addmm_``, which belongs to ``base_cost``. The token chunks of the one-block
+    path only split T, so the count is the same however the tokens are chunked.
     """
     n, m, f = d_in // p, d_out // p, p // 2 + 1
     r2c, c2r = fft_flops(p, "r2c"), fft_flops(p, "c2r")
-    mix = COMPLEX_MUL * f if n == m == 1 else COMPLEX_MAC * n * m * f
+    # 2 FLOPs x (2n x 2m) real MACs per frequency = 8 per complex MAC (the real GEMM of the several-block path)
+    mix = COMPLEX_MUL * f if n == m == 1 else REAL_MAC * (2 * n) * (2 * m) * f
     fwd = Cost(n * r2c + mix + m * c2r, m * n * r2c)
     dx = mix + n * c2r if input_grad else 0
-    bwd = Cost(m * r2c + dx + n * r2c + mix, m * n * c2r)
+    dkernel = mix  # product with the saved input spectrum, summed over tokens
+    bwd = Cost(m * r2c + dx + dkernel, m * n * c2r)
     return fwd, bwd
 
 
@@ -193,7 +209,9 @@ def cdd_cost(d_in: int, d_out: int, p: int, num_factors: int = 1, input_grad: bo
     """CDD (arXiv 2505.00580; ``bca.adapters.cdd``): D_m C_m ... C_1 D_0 x, applied right to left. C_1 ...
     C_{m-1} are square block-circulant on d_in, C_m maps d_in -> d_out, all with p x p blocks; diagonals are
     elementwise (not counted). D_0 is trainable, so every circulant factor's input needs a gradient whatever
-    the layer input does: each factor pays its dx in backward."""
+    the layer input does: each factor pays its dx in backward. One factor with a plain fp32 base runs the
+    fused ``bca.circulant_cdd.linear_cdd`` and more factors a chain of ``block_circulant_matmul``: both
+    dispatch the same FFT and mixing ops per factor, hence one formula."""
     dims = [d_in] * num_factors + [d_out]
     fwd = bwd = Cost()
     for d_i, d_o in zip(dims[:-1], dims[1:], strict=True):

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from bca.flop_counter import count_flops, measure_module
+from bca.flop_counter import count_flops, flops_by_op, measure_module
 from bca.flops import fft_flops, layer_cost
 from bca.methods import apply_method
 
@@ -110,14 +110,63 @@ def test_analytic_equals_measured(method, d_in, d_out, input_grad):
     assert cost.adapter_fwd.at(tokens) > 0  # the adapter is really counted, not only the frozen base
 
 
-def test_one_block_bca_is_an_elementwise_product_and_several_blocks_a_complex_bmm():
+def test_one_block_bca_is_an_elementwise_product_and_several_blocks_a_real_gemm():
     """The two code paths of bca.circulant have different mixing costs; check the formula picks the right one."""
     tokens, d = 10, 32
     one = layer_cost(method_cfg(METHODS["bca p=8"] | {"block_size": 32}), d, d)
     four = layer_cost(method_cfg(METHODS["bca p=8"] | {"block_size": 8}), d, d)
     r2c32, r2c8 = 2.5 * 32 * 5, 2.5 * 8 * 3
     assert one.adapter_fwd.at(tokens) == pytest.approx(tokens * (2 * r2c32 + 6 * 17) + r2c32)
-    assert four.adapter_fwd.at(tokens) == pytest.approx(tokens * (8 * r2c8 + 8 * 4 * 4 * 5) + 16 * r2c8)
+    # 4 x 4 blocks, 5 frequencies: a real (T, 8) @ (8, 8) GEMM per frequency = 8 FLOPs per complex MAC
+    assert four.adapter_fwd.at(tokens) == pytest.approx(tokens * (8 * r2c8 + 2 * 8 * 8 * 5) + 16 * r2c8)
+
+
+def _bca_layer_step_by_op(d: int, p: int, tokens: int) -> tuple[dict, dict]:
+    """Per-op FLOPs of one BCA layer's forward and backward (input needs a grad)."""
+    torch.manual_seed(0)
+    model = apply_method(OneLayer(d, d), method_cfg(METHODS["bca p=8"] | {"block_size": p}))
+    x = torch.randn(tokens, d, requires_grad=True)
+    y = None
+
+    def forward():
+        nonlocal y
+        y = model(x)
+
+    fwd = flops_by_op(forward)
+    return fwd, flops_by_op(lambda: y.backward(torch.ones_like(y)))
+
+
+def test_several_blocks_mix_with_a_real_bmm_and_backward_reuses_the_input_spectrum():
+    """By hand for d = 32, p = 8 (4 x 4 blocks, 5 frequencies), T = 10: the mixing is a REAL aten.bmm worth
+    8 FLOPs per complex MAC, and backward rffts only the output grad (the input spectrum is saved), so a step
+    transforms the activations 4 times: rfft(x), irfft(y), rfft(dy), irfft(dx)."""
+    tokens, r2c8 = 10, 2.5 * 8 * 3
+    fwd, bwd = _bca_layer_step_by_op(32, 8, tokens)
+    mix = 2 * tokens * 8 * 8 * 5  # (T, 2*4) @ (2*4, 2*4) real GEMM per frequency
+    assert fwd["aten.bmm"] == mix and bwd["aten.bmm"] == 2 * mix  # dx and the kernel grad
+    assert fwd["aten._fft_r2c"] == tokens * 4 * r2c8 + 16 * r2c8  # rfft(x) + the kernel's rfft
+    assert bwd["aten._fft_r2c"] == tokens * 4 * r2c8  # rfft(dy) only
+    assert fwd["aten._fft_c2r"] == tokens * 4 * r2c8 and bwd["aten._fft_c2r"] == tokens * 4 * r2c8 + 16 * r2c8
+
+
+def test_one_block_count_does_not_depend_on_the_token_chunks(monkeypatch):
+    """The one-block path loops over cache-sized token chunks: enough tokens for several chunks must cost what
+    one chunk of all tokens costs, and what the analytic formula says."""
+    import bca.circulant
+
+    d, tokens = 512, 1100
+    assert len(bca.circulant._token_chunks(tokens, d // 2 + 1)) >= 3
+    cfg = method_cfg(METHODS["bca p=8"] | {"block_size": d})
+    torch.manual_seed(0)
+    model = apply_method(OneLayer(d, d), cfg)
+    x = torch.randn(tokens, d, requires_grad=True)
+    chunked = measure_module(model, x)
+    monkeypatch.setattr(bca.circulant, "_token_chunks", lambda t, f: [slice(0, t)])
+    whole = measure_module(model, x)
+    assert chunked == whole
+    cost = layer_cost(cfg, d, d)
+    assert chunked["fwd"] == pytest.approx(cost.fwd.at(tokens), rel=1e-12)
+    assert chunked["train"] == pytest.approx(cost.train.at(tokens), rel=1e-12)
 
 
 def test_fourierft_pays_its_2d_inverse_dft_once_per_forward():
