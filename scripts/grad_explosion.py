@@ -99,9 +99,9 @@ def grad_at_init(p_values: list[int], args) -> list[dict]:
 def train(p: int, heuristic: bool, args) -> dict:
     cfg, model, loader, eval_loader = setup(p, heuristic, args)
     groups = optimizer_groups(model, cfg.method)
+    adapter_lr = groups[0]["lr"]  # read before the warmup scheduler scales the groups' lr to 0
     optimizer = torch.optim.AdamW(groups)
     scheduler = make_scheduler(optimizer, cfg.trainer, args.steps)
-    adapter_lr = groups[0]["lr"]
     log = {"p": p, "heuristic": heuristic, "adapter_lr": adapter_lr, "steps": [], "loss": [], "grad_norm": []}
     model.train()
     step, t0 = 0, time.perf_counter()
@@ -158,7 +158,11 @@ def plot(init_rows: list[dict], runs: list[dict], path: Path) -> None:
     axes[0].legend()
     for run in runs:
         label = f"p={run['p']}, " + ("lr/p (heuristic)" if run["heuristic"] else "lr (no heuristic)")
-        axes[1].plot(run["steps"], run["loss"], label=label, alpha=0.8)
+        line = axes[1].plot(run["steps"], run["loss"], alpha=0.25)[0]
+        window = 20  # moving average: the per-batch loss of batch 16 is noisy
+        loss = run["loss"]
+        smooth = [sum(loss[max(0, i - window + 1) : i + 1]) / min(i + 1, window) for i in range(len(loss))]
+        axes[1].plot(run["steps"], smooth, color=line.get_color(), label=f"{label}, {window}-step mean")
         axes[2].semilogy(run["steps"], run["grad_norm"], label=label, alpha=0.8)
     axes[1].set(xlabel="step", ylabel="training loss", title="Loss")
     axes[2].set(xlabel="step", ylabel="adapter gradient norm", title="Adapter gradient norm")
