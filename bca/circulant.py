@@ -153,6 +153,11 @@ def _bc_backward(grad, x_spec, spec, p: int, need_x: bool, need_kernel: bool):
     return grad_x, grad_kernel
 
 
+def _no_autocast(t: torch.Tensor):
+    """FFT maths stays in fp32 under autocast (bmm would be cast to bf16, which has no complex view)."""
+    return torch.autocast(t.device.type, enabled=False)
+
+
 class _BlockCirculantFn(torch.autograd.Function):
     """y = BC(kernel) @ x [+ x @ weight.T + bias] for x (T, d_in), kernel (m, q, p); FFTs forward and backward.
 
@@ -162,6 +167,11 @@ class _BlockCirculantFn(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, kernel, weight=None, bias=None):
+        with _no_autocast(x):
+            return _BlockCirculantFn._forward(ctx, x, kernel, weight, bias)
+
+    @staticmethod
+    def _forward(ctx, x, kernel, weight, bias):
         p = kernel.shape[-1]
         spec = torch.fft.rfft(kernel)  # (m, q, F), once per forward
         y, x_spec = _bc_forward(x, spec, p)
@@ -178,6 +188,11 @@ class _BlockCirculantFn(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad):
+        with _no_autocast(grad):
+            return _BlockCirculantFn._backward(ctx, grad)
+
+    @staticmethod
+    def _backward(ctx, grad):
         x, x_spec, spec, weight = ctx.saved_tensors
         n_inputs = len(ctx.needs_input_grad)  # 2 without the fused Linear, 4 with it
         need_x, need_kernel, need_weight, need_bias = (*ctx.needs_input_grad, False, False)[:4]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from bca.circulant import _bc_backward, _bc_forward, _check_kernel, _sum_tokens, block_circulant_dense
+from bca.circulant import _bc_backward, _bc_forward, _check_kernel, _no_autocast, _sum_tokens, block_circulant_dense
 from bca.circulant import block_circulant_matmul as _bc_matmul
 
 __all__ = ["cdd_dense", "cdd_matmul", "cdd_matmul_before_last_diagonal", "linear_cdd"]
@@ -57,6 +57,11 @@ class _LinearCDDFn(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, d_in, kernel, d_out, weight, bias):
+        with _no_autocast(x):
+            return _LinearCDDFn._forward(ctx, x, d_in, kernel, d_out, weight, bias)
+
+    @staticmethod
+    def _forward(ctx, x, d_in, kernel, d_out, weight, bias):
         p = kernel.shape[-1]
         spec = torch.fft.rfft(kernel)
         z, h_spec = _bc_forward(x * d_in, spec, p)  # h = x * d_in is only needed through its spectrum
@@ -68,6 +73,11 @@ class _LinearCDDFn(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad):
+        with _no_autocast(grad):
+            return _LinearCDDFn._backward(ctx, grad)
+
+    @staticmethod
+    def _backward(ctx, grad):
         x, d_in, h_spec, spec, z, d_out, weight = ctx.saved_tensors
         need_x, need_d_in, need_kernel, need_d_out, need_weight, need_bias = ctx.needs_input_grad
         grad_d_out = _sum_tokens(grad * z) if need_d_out else None

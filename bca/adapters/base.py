@@ -100,8 +100,8 @@ class AdapterLinear(nn.Module):
     def can_fuse(self, x: torch.Tensor) -> bool:
         """True if the base layer may be computed inside the adapter's kernel instead of being called.
 
-        Only a plain fp32/fp64 ``nn.Linear`` without hooks: anything else (quantised or hooked layers,
-        bf16 bases whose GEMM must stay in bf16) goes through ``base_layer(x)`` unchanged.
+        Only a plain fp32/fp64 ``nn.Linear`` without hooks, outside autocast: anything else (quantised or
+        hooked layers, bf16 bases or autocast, whose GEMM must stay in bf16) calls ``base_layer(x)`` unchanged.
         """
         base = self.base_layer
         return (
@@ -109,6 +109,7 @@ class AdapterLinear(nn.Module):
             and not (base._forward_hooks or base._forward_pre_hooks)
             and x.dtype == base.weight.dtype
             and x.dtype in (torch.float32, torch.float64)
+            and not torch.is_autocast_enabled(x.device.type)  # autocast: the base GEMM runs in low precision
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,25 @@
+"""Under bf16 autocast the base GEMM runs in bf16 while the FFT path stays fp32 (both adapters, both paths)."""
+
+import pytest
+import torch
+from torch import nn
+
+from bca.adapters import BCALinear, CDDLinear
+
+
+@pytest.mark.parametrize("cls", [BCALinear, CDDLinear])
+@pytest.mark.parametrize("p", [32, 8])  # one block (elementwise product) and several (real GEMMs)
+def test_autocast_bf16(cls, p):
+    torch.manual_seed(0)
+    layer = cls(nn.Linear(32, 32), p, init="gaussian")
+    x = torch.randn(6, 32, requires_grad=True)
+    reference = layer(x)
+    assert not torch.is_autocast_enabled("cpu") and layer.can_fuse(x)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert not layer.can_fuse(x)  # the base Linear must run in bf16 as autocast asks
+        y = layer(x)
+    assert y.dtype == torch.bfloat16
+    torch.testing.assert_close(y.float(), reference, rtol=5e-2, atol=0.1)
+    y.float().sum().backward()
+    for _, param in layer.adapter_named_parameters():
+        assert param.grad.dtype == torch.float32 and torch.isfinite(param.grad).all()
