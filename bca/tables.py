@@ -76,6 +76,8 @@ def row_label(record: dict) -> str:
     for tag in record["config"].get("tags") or []:
         if isinstance(tag, str) and tag.startswith(experiments.ROW_TAG):
             return tag[len(experiments.ROW_TAG) :]
+    if (record["config"].get("trainer") or {}).get("max_steps") == 0:
+        return "zero-shot"  # evaluated untrained (trainer.max_steps=0): the base model whatever the method
     return method_label(record["config"]["method"])
 
 

@@ -9,7 +9,7 @@ import math
 
 import pytest
 
-from bca import records
+from bca import records, tables
 from bca.hydra_app import compose
 from bca.runner import run
 
@@ -75,6 +75,7 @@ def test_max_steps_zero_evaluates_the_untrained_model_once(tmp_path):
     (entry,) = record["metrics"]["epochs"]
     assert (entry["epoch"], entry["step"], entry["train_loss"]) == (0, 0, None)
     assert record["metrics"]["best"]["epoch"] == 0 and "accuracy" in entry["eval"]
+    assert tables.row_label(record) == "zero-shot"  # not pooled with trained LoRA runs in bca-table
 
 
 @pytest.mark.slow
