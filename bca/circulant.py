@@ -28,6 +28,8 @@ With a plain fp32 base Linear, ``linear_block_circulant`` also folds the base GE
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 
 __all__ = [
@@ -155,6 +157,8 @@ def _bc_backward(grad, x_spec, spec, p: int, need_x: bool, need_kernel: bool):
 
 def _no_autocast(t: torch.Tensor):
     """FFT maths stays in fp32 under autocast (bmm would be cast to bf16, which has no complex view)."""
+    if t.device.type == "meta":  # shape-only tracing (bca-count): meta has no autocast
+        return contextlib.nullcontext()
     return torch.autocast(t.device.type, enabled=False)
 
 

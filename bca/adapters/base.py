@@ -109,7 +109,7 @@ class AdapterLinear(nn.Module):
             and not (base._forward_hooks or base._forward_pre_hooks)
             and x.dtype == base.weight.dtype
             and x.dtype in (torch.float32, torch.float64)
-            and not torch.is_autocast_enabled(x.device.type)  # autocast: the base GEMM runs in low precision
+            and not (x.device.type != "meta" and torch.is_autocast_enabled(x.device.type))  # autocast: low precision
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
