@@ -151,7 +151,12 @@ def count(cfg) -> dict:
         "settings": method_settings(cfg.method),
         "target_modules": "+".join(cfg.method.target_modules),
     }
-    return row | count_model(model, cfg.method, cfg.trainer.batch_size, cfg.trainer.max_length)
+    return row | count_model(model, cfg.method, cfg.trainer.batch_size, sequence_length(cfg))
+
+
+def sequence_length(cfg) -> int:
+    """Tokens per example a run actually uses: instruction tasks set their own (longer) ``task.max_length``."""
+    return getattr(cfg.task, "max_length", None) or cfg.trainer.max_length
 
 
 def record_counts(model: nn.Module, cfg) -> dict:
@@ -163,7 +168,7 @@ def record_counts(model: nn.Module, cfg) -> dict:
     try:
         with torch.random.fork_rng(devices=[]):  # leave the run's random stream exactly as it was
             twin = apply_method(meta_twin(model, cfg.model.causal), cfg.method)
-            row = count_model(twin, cfg.method, cfg.trainer.batch_size, cfg.trainer.max_length)
+            row = count_model(twin, cfg.method, cfg.trainer.batch_size, sequence_length(cfg))
     except Exception as err:  # noqa: BLE001 - reported in the record, the run goes on
         return {"error": f"{type(err).__name__}: {err}"}
     return {k: row[k] for k in FLOP_KEYS}
