@@ -5,7 +5,8 @@ An experiment file holds the published numbers and, per row and task, the overri
 composed by Hydra from ``configs/`` with the cell's overrides, so every run is validated like ``bca-run``.
 
 Override precedence, lowest first: the experiment's ``common`` overrides, its per-task ones, the row's, the
-row's per-task ones, then the user's (``bca-reproduce fourierft_table2 model=minilm-l6 trainer.epochs=3``), then the seed.
+row's per-task ones, then the user's (``bca-reproduce fourierft_table2 model=minilm-l6 trainer.epochs=3``),
+then the seed.
 Overrides are merged by key, so a user's ``model=minilm-l6`` replaces a row's ``model=roberta-base``
 instead of Hydra rejecting two values for one group.
 """

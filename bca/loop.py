@@ -109,9 +109,7 @@ def fit(accelerator, cfg, model, tokenizer, splits, groups, tracker, record_path
             state.epochs.append(entry)
             state.batches_in_epoch, state.epoch_losses = 0, []
             checkpoints.save()
-            tracker.log(
-                {**{f"eval/{k}": v for k, v in scores.items()}, "epoch": state.epoch}, step=state.step
-            )
+            tracker.log({**{f"eval/{k}": v for k, v in scores.items()}, "epoch": state.epoch}, step=state.step)
             if show:
                 bar.write(
                     f"epoch {state.epoch}: train loss {entry['train_loss']:.4f}, eval "

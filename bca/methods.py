@@ -136,9 +136,7 @@ register(
         lr_scale=lambda cfg: 1.0 / cfg.block_size if cfg.divide_lr_by_block_size else 1.0,
     )
 )
-register(
-    MethodSpec("cdd", _ours("bca.adapters.cdd.CDDConfig", ("block_size", "num_factors", "init")), ("cdd_",))
-)
+register(MethodSpec("cdd", _ours("bca.adapters.cdd.CDDConfig", ("block_size", "num_factors", "init")), ("cdd_",)))
 
 
 def apply_method(model: torch.nn.Module, cfg) -> torch.nn.Module:
@@ -179,9 +177,7 @@ def split_trainable(model: torch.nn.Module, method_name: str) -> ParamSplit:
         elif any(m in name for m in spec.adapter_markers):
             adapter.append((name, param))
         else:
-            raise RuntimeError(
-                f"trainable parameter {name!r} is neither adapter nor head: freezing is broken"
-            )
+            raise RuntimeError(f"trainable parameter {name!r} is neither adapter nor head: freezing is broken")
     return ParamSplit(adapter=adapter, head=head)
 
 

@@ -133,8 +133,4 @@ def build_meta_model(cfg, num_labels: int | None = 2, causal: bool = False) -> t
 
 def head_parameter_names(model: torch.nn.Module) -> list[str]:
     """Names of the task-head parameters (the classifier transformers adds), wherever peft nested them."""
-    return [
-        name
-        for name, _ in model.named_parameters()
-        if any(part in HEAD_MODULE_NAMES for part in name.split("."))
-    ]
+    return [name for name, _ in model.named_parameters() if any(part in HEAD_MODULE_NAMES for part in name.split("."))]

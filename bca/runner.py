@@ -100,9 +100,7 @@ def run(cfg, force: bool = False) -> dict:
     # Adapter/whole-network FLOPs at this run's batch shape, counted on a meta twin (bca.counting).
     record["flops"] = record_counts(model, cfg)
     groups = optimizer_groups(model, cfg.method, cfg.trainer.weight_decay)
-    record["optimizer"] = {
-        g["name"]: {"lr": g["lr"], "params": sum(p.numel() for p in g["params"])} for g in groups
-    }
+    record["optimizer"] = {g["name"]: {"lr": g["lr"], "params": sum(p.numel() for p in g["params"])} for g in groups}
     tracker = tracking.start(cfg.logger, config, rid, accelerator.is_main_process)
     t0 = time.perf_counter()
     try:

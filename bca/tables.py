@@ -10,6 +10,7 @@ the same bytes (sorted keys, fixed number formats, no timestamps).
 from __future__ import annotations
 
 import argparse
+import re
 import statistics
 import sys
 from dataclasses import dataclass, field
@@ -88,6 +89,11 @@ def best_metric(record: dict) -> float | None:
     return float(best["eval"][record["metrics"]["metric_for_best"]])
 
 
+def natural_key(key: tuple[str, str]) -> tuple:
+    """Sort "p=16" before "p=384" (numbers by value), so sweep rows come out in order."""
+    return tuple(tuple((0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", part)) for part in key)
+
+
 def find_records(directory: Path) -> tuple[list[dict], list[str]]:
     """Readable records under ``directory`` (a results dir or its records/ folder) and the damaged paths."""
     directory = Path(directory)
@@ -127,7 +133,7 @@ def build(found: list[dict], experiment: experiments.Experiment | None = None, d
             cell.values.sort()  # order-independent statistics, whatever order the files were read in
     if experiment is None:
         columns = sorted({t for row in rows.values() for t in row.cells})
-        ordered = [rows[k] for k in sorted(rows)]
+        ordered = [rows[k] for k in sorted(rows, key=natural_key)]
         title, reports = "Results", "best dev epoch; median and mean ± std over seeds"
     else:
         columns, ordered = list(experiment.columns), []
@@ -136,7 +142,7 @@ def build(found: list[dict], experiment: experiments.Experiment | None = None, d
             for row in matching or [Row(label=exp_row.label, model="-")]:
                 row.published, row.published_params = exp_row.published, exp_row.published_params
                 ordered.append(row)
-        ordered += [rows[k] for k in sorted(rows)]  # records of this experiment outside its rows
+        ordered += [rows[k] for k in sorted(rows, key=natural_key)]  # records of this experiment outside its rows
         title, reports = experiment.title, experiment.reports
     return Table(title, reports, columns, ordered, describe_ours(found), sorted(damaged))
 

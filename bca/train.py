@@ -92,9 +92,7 @@ def predict(accelerator: Accelerator, model, loader, is_regression: bool, progre
     """Predictions and labels over the whole eval set, gathered across processes without duplicates."""
     model.eval()
     preds, labels = [], []
-    for batch in tqdm(
-        loader, desc="eval", leave=False, disable=not (progress and accelerator.is_main_process)
-    ):
+    for batch in tqdm(loader, desc="eval", leave=False, disable=not (progress and accelerator.is_main_process)):
         logits = model(**batch).logits
         out = logits.squeeze(-1) if is_regression else logits.argmax(-1)
         out, lab = accelerator.gather_for_metrics((out, batch["labels"]))

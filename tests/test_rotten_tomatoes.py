@@ -48,9 +48,7 @@ def test_labels_follow_the_corpus(reference):
     s = load_task(_cfg())
     assert s.label_names == ["rotten", "fresh"]  # HF rotten_tomatoes order: 0 = negative
     for ds in (s.train, s.eval):
-        assert all(
-            s.label_names[y] == reference[t] for t, y in zip(ds["sentence1"], ds["label"], strict=True)
-        )
+        assert all(s.label_names[y] == reference[t] for t, y in zip(ds["sentence1"], ds["label"], strict=True))
 
 
 def test_other_seed_other_split_same_sizes():

@@ -75,10 +75,7 @@ def test_rte_string_labels_map_to_hub_ids(glue_dir):
 def test_mrpc_quotes_and_bom(glue_dir):
     splits = load_task(_cfg("mrpc", data_dir=str(glue_dir)))
     row = next(r for r in splits.train if "extremely heartrending" in r["sentence1"])
-    assert (
-        row["sentence1"]
-        == 'Officials at Brandeis said this was an " extremely heartrending " time for the campus .'
-    )
+    assert row["sentence1"] == 'Officials at Brandeis said this was an " extremely heartrending " time for the campus .'
     assert row["sentence2"].startswith('" This is an extremely heartrending time')
     assert row["label"] == 1
     assert not any(s.startswith("\ufeff") for s in splits.train["sentence1"][:5])
@@ -148,9 +145,7 @@ def test_mnli_qqp_wnli_layouts(tmp_path):
 
 
 def test_malformed_rows_and_labels_are_errors(tmp_path):
-    _write(
-        tmp_path / "RTE/train.tsv", ["index\tsentence1\tsentence2\tlabel", "0\ta\tb\tentailment", "1\ta\tb"]
-    )
+    _write(tmp_path / "RTE/train.tsv", ["index\tsentence1\tsentence2\tlabel", "0\ta\tb\tentailment", "1\ta\tb"])
     _write(tmp_path / "RTE/dev.tsv", ["index\tsentence1\tsentence2\tlabel", "0\ta\tb\tmaybe"])
     with pytest.raises(TaskDataError, match=r"train\.tsv:3: 3 fields, expected 4"):
         load_task(_cfg("rte", data_dir=str(tmp_path)))
@@ -176,9 +171,7 @@ def test_unreachable_hub_fails_before_datasets_retries(monkeypatch):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setattr(datasets, "load_dataset", lambda *a, **k: pytest.fail("load_dataset was called"))
     t0 = time.perf_counter()
-    with pytest.raises(
-        TaskDataError, match=r"cannot reach 127\.0\.0\.1:9.*HF_HUB_OFFLINE=1.*task\.data_dir="
-    ):
+    with pytest.raises(TaskDataError, match=r"cannot reach 127\.0\.0\.1:9.*HF_HUB_OFFLINE=1.*task\.data_dir="):
         load_task(TaskConfig(name="rte"))
     assert time.perf_counter() - t0 < 3.0
 
@@ -193,26 +186,20 @@ def test_hub_columns_renamed(monkeypatch):
             "idx": datasets.Value("int32"),
         }
     )
-    split = datasets.Dataset.from_dict(
-        {"premise": ["p"], "hypothesis": ["h"], "label": [2], "idx": [0]}, feats
-    )
+    split = datasets.Dataset.from_dict({"premise": ["p"], "hypothesis": ["h"], "label": [2], "idx": [0]}, feats)
     fake = datasets.DatasetDict(train=split, validation_matched=split)
     calls = []
     monkeypatch.setattr(glue, "hub_unreachable_reason", lambda: None)
     monkeypatch.setattr(datasets, "load_dataset", lambda *a: calls.append(a) or fake)
     s = load_task(_cfg("mnli", eval_split="validation_matched"))
     assert calls == [("nyu-mll/glue", "mnli")]
-    assert (
-        s.eval[0] == {"sentence1": "p", "sentence2": "h", "label": 2} and s.label_names[2] == "contradiction"
-    )
+    assert s.eval[0] == {"sentence1": "p", "sentence2": "h", "label": 2} and s.label_names[2] == "contradiction"
     with pytest.raises(TaskDataError, match=r"no split 'validation'.*validation_matched"):
         load_task(_cfg("mnli"))
 
 
 def test_config_mismatches_are_collected(glue_dir):
-    with pytest.raises(
-        TaskDataError, match=r"num_labels=2 but stsb has 1 \(regression\).*metric_for_best='accuracy'"
-    ):
+    with pytest.raises(TaskDataError, match=r"num_labels=2 but stsb has 1 \(regression\).*metric_for_best='accuracy'"):
         load_task(TaskConfig(name="stsb", data_dir=str(glue_dir)))
     with pytest.raises(TaskDataError, match=r"unknown task kind 'nope'; valid: \["):
         load_task(TaskConfig(name="rte", kind="nope"))

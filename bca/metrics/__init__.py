@@ -19,9 +19,7 @@ def glue_metric_outputs() -> dict[str, tuple[str, ...]]:
     """Config name -> metric keys, from ``glue/glue.py``'s ``TASK_OUTPUTS``."""
     tree = ast.parse((GLUE_METRIC_DIR / "glue.py").read_text(encoding="utf-8"))
     for node in tree.body:
-        if isinstance(node, ast.Assign) and any(
-            getattr(t, "id", None) == "TASK_OUTPUTS" for t in node.targets
-        ):
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "TASK_OUTPUTS" for t in node.targets):
             return ast.literal_eval(node.value)
     raise RuntimeError(f"{GLUE_METRIC_DIR / 'glue.py'} defines no TASK_OUTPUTS literal")
 

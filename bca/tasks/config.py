@@ -22,9 +22,7 @@ class TaskConfig:
     eval_split: str = "validation"  # MNLI: validation_matched | validation_mismatched
     num_labels: int | None = 2  # 1 = regression (STS-B); None = generative (instruction tasks); checked vs the data
     metric_for_best: str = "accuracy"  # main metric: matthews_correlation (CoLA), pearson (STS-B), ...
-    max_train_samples: int | None = (
-        None  # a seeded random subset of this many training rows (file order kept)
-    )
+    max_train_samples: int | None = None  # a seeded random subset of this many training rows (file order kept)
     max_eval_samples: int | None = None  # the first N evaluation rows (as run_glue does)
     seed: int = 42  # seeds the Rotten Tomatoes split and the training subset
     # instruction tasks (kind=instruct) only:

@@ -78,9 +78,7 @@ def glue_spec(name: str) -> GlueSpec:
 def _features(spec: GlueSpec) -> datasets.Features:
     cols = {f"sentence{i + 1}": datasets.Value("string") for i in range(len(spec.tsv_text))}
     # float32 like the hub's STS-B, so both sources give identical tensors
-    label = (
-        datasets.ClassLabel(names=list(spec.label_names)) if spec.label_names else datasets.Value("float32")
-    )
+    label = datasets.ClassLabel(names=list(spec.label_names)) if spec.label_names else datasets.Value("float32")
     return datasets.Features({**cols, "label": label})
 
 
@@ -101,9 +99,7 @@ def read_glue_tsv(path: Path, spec: GlueSpec) -> datasets.Dataset:
     """Parse one GLUE TSV file into the common columns. Errors name the file and line."""
     if not path.is_file():
         present = sorted(p.name for p in path.parent.glob("*.tsv")) if path.parent.is_dir() else []
-        found = (
-            f"the folder holds only {present}" if present else "the folder is missing or has no .tsv files"
-        )
+        found = f"the folder holds only {present}" if present else "the folder is missing or has no .tsv files"
         raise TaskDataError(
             f"GLUE file not found: {path.resolve()} ({found}). {DATA_HINT}; "
             "or leave task.data_dir unset to download nyu-mll/glue from the hub (needs internet)."
@@ -146,9 +142,7 @@ def _split_files(spec: GlueSpec, eval_split: str) -> tuple[str, str]:
     return "train.tsv", spec.eval_files[eval_split]
 
 
-def load_glue_tsv(
-    data_dir: str, spec: GlueSpec, eval_split: str
-) -> tuple[datasets.Dataset, datasets.Dataset]:
+def load_glue_tsv(data_dir: str, spec: GlueSpec, eval_split: str) -> tuple[datasets.Dataset, datasets.Dataset]:
     train_file, eval_file = _split_files(spec, eval_split)
     folder = Path(data_dir) / spec.folder
     return read_glue_tsv(folder / train_file, spec), read_glue_tsv(folder / eval_file, spec)
@@ -170,9 +164,7 @@ def load_glue_hub(
     except (ConnectionError, OSError, ValueError) as err:
         why = " (HF_HUB_OFFLINE=1: the hub is disabled and there is no cached copy)"
         why = why if datasets.config.HF_HUB_OFFLINE else ""
-        raise TaskDataError(
-            f"cannot load {where} from the Hugging Face hub{why}: {err}. {DATA_HINT}."
-        ) from err
+        raise TaskDataError(f"cannot load {where} from the Hugging Face hub{why}: {err}. {DATA_HINT}.") from err
     for split in ("train", eval_split):
         if split not in data:
             raise TaskDataError(f"{where} has no split {split!r}; it has {sorted(data)}")

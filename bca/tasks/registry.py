@@ -69,8 +69,7 @@ def _check(cfg, splits: TaskSplits) -> None:
     valid = glue_metric_outputs().get(cfg.name)
     if valid is not None and cfg.metric_for_best not in valid:
         problems.append(
-            f"task.metric_for_best={cfg.metric_for_best!r} is not computed for {cfg.name}; "
-            f"valid: {list(valid)}"
+            f"task.metric_for_best={cfg.metric_for_best!r} is not computed for {cfg.name}; valid: {list(valid)}"
         )
     for split_name, ds in (("train", splits.train), ("eval", splits.eval)):
         label = ("label",) if splits.num_labels is not None else ()  # generative tasks: text columns only

