@@ -19,7 +19,7 @@ lines are RoBERTa-base numbers (C3A Table 2; FourierFT Table 2 for FourierFT): a
 2-core machine, shared with other jobs, ran out of session time (the RTE cells marked -).
 
 **Reading it.** At this budget (96-190 optimiser steps) no method gets past the trivial predictor on CoLA
-(MCC 0 = one class) or RTE (52.7 = majority; VeRA 54.5); on MRPC only FourierFT (71.1) and CDD (69.1) edge past the
+(MCC 0 = one class) or RTE (52.7 = majority; VeRA 54.5, FourierFT 54.9); on MRPC only FourierFT (71.1) and CDD (69.1) edge past the
 majority class (68.4). STS-B is where the adapters start to learn: Pearson 8-12 for BCA, C3A, VeRA and CDD,
 about 0 for FourierFT and LoRA. This says more about the training budget than about the methods: rebuild the
 table with more rows and epochs (`task.max_train_samples=null trainer.epochs=20`) on a GPU before drawing
