@@ -73,7 +73,10 @@ def experiment_path(name_or_path: str) -> Path:
 
 def load(name_or_path: str) -> Experiment:
     path = experiment_path(name_or_path)
-    data = yaml.safe_load(path.read_text()) or {}
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:  # a typo in a hand-edited table file: say where, not a parser traceback
+        raise ExperimentError(f"{path}: not valid YAML: {err}") from None
     try:
         columns = tuple(data["columns"])
         rows = tuple(_row(r, columns) for r in data["rows"])

@@ -84,3 +84,10 @@ def test_a_bad_override_is_reported_for_every_cell_before_any_run():
     cells = experiments.cells(exp, ["method.rank=4"], seeds=[0], tasks=["rte", "mrpc"])
     with pytest.raises(experiments.ExperimentError, match="4 cell"):
         compose_cells(exp, cells)
+
+
+def test_a_malformed_experiment_file_names_the_file_and_the_line(tmp_path):
+    bad = tmp_path / "mine.yaml"
+    bad.write_text("title: t\nreports: 3 epochs (CoLA: 2000)\ncolumns: [rte]\n")
+    with pytest.raises(experiments.ExperimentError, match=r"(?s)mine\.yaml: not valid YAML.*line 2"):
+        experiments.load(str(bad))
