@@ -15,16 +15,17 @@ register_schemas()
 
 @hydra.main(config_path=CONFIG_DIR, config_name="run", version_base="1.3")
 def _run_app(cfg: DictConfig) -> float | None:
+    from bca.run_lock import RunLocked
     from bca.runner import run as run_one
     from bca.validate import ConfigProblems
 
     try:
         record = run_one(cfg)
-    except ConfigProblems as err:
+    except (ConfigProblems, RunLocked) as err:
         if _in_sweep():
             raise  # Hydra records the failed job and goes on with the next one
         print(f"[bca] {err}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(2 if isinstance(err, ConfigProblems) else 3)
     best = (record.get("metrics") or {}).get("best")
     if best and os.environ.get("RANK", "0") == "0":  # under accelerate launch, say it once
         print(f"[bca] best dev epoch {best['epoch']}: " + ", ".join(f"{k}={v:.4f}" for k, v in best["eval"].items()))

@@ -3,7 +3,9 @@
 Every cell's config is composed (and so validated) before the first run starts, so a typo in an
 experiment file or an override costs seconds, not a night. Runs execute one after another in this process;
 each writes its own record keyed by its config hash, so an interrupted reproduction resumes where it stopped
-(finished records are skipped) and a run that diverges or crashes is recorded and the table goes on.
+(finished records are skipped) and a run that diverges or crashes is recorded and the table goes on. A cell
+that another live process is training (bca.run_lock) is left to it, so several copies of the same command,
+started side by side, share the table.
 """
 
 from __future__ import annotations
@@ -81,10 +83,11 @@ def main(argv=None) -> int:
 
 
 def _run_all(composed) -> int:
+    from bca.run_lock import RunLocked
     from bca.runner import run
     from bca.validate import ConfigProblems
 
-    failures = []
+    failures, elsewhere = [], []
     bar = tqdm(composed, desc="reproduce", unit="run", dynamic_ncols=True, position=0)
     for cell, cfg, path in bar:
         bar.set_postfix_str(f"{cell.row} / {cell.task} / seed {cell.seed}")
@@ -95,6 +98,9 @@ def _run_all(composed) -> int:
         except ConfigProblems as err:
             failures.append(f"{cell.row} / {cell.task}: {err}")
             continue
+        except RunLocked as err:  # another bca-reproduce has this cell: take the next one
+            elsewhere.append(f"{cell.row} / {cell.task} / seed {cell.seed}: {err}")
+            continue
         except Exception as err:  # recorded as failed by the runner; the table goes on
             traceback.print_exc()
             failures.append(f"{cell.row} / {cell.task} / seed {cell.seed}: {type(err).__name__}: {err}")
@@ -102,6 +108,11 @@ def _run_all(composed) -> int:
         if record["status"] != "ok":
             failures.append(f"{cell.row} / {cell.task} / seed {cell.seed}: status {record['status']}")
     bar.close()
+    if elsewhere:
+        print(
+            f"[bca-reproduce] {len(elsewhere)} run(s) left to the other process(es) training them:\n  "
+            + "\n  ".join(elsewhere)
+        )
     if failures:
         print(f"[bca-reproduce] {len(failures)} run(s) did not finish ok:\n  " + "\n  ".join(failures))
     print("[bca-reproduce] records in " + ", ".join(sorted({str(p.parent) for _, _, p in composed})))

@@ -15,7 +15,7 @@ from accelerate import Accelerator
 from accelerate.utils import DataLoaderConfiguration, set_seed
 from omegaconf import OmegaConf
 
-from bca import checkpoint, records, system, tracking
+from bca import checkpoint, records, run_lock, system, tracking
 from bca.counting import record_counts
 from bca.loop import fit
 from bca.methods import apply_method, optimizer_groups, split_trainable
@@ -63,14 +63,25 @@ def param_counts(model, method_name: str) -> dict:
 
 
 def run(cfg, force: bool = False) -> dict:
-    """Train and evaluate one config; skip it if a finished record with the same run id exists."""
+    """Train and evaluate one config; skip it if a finished record with the same run id exists.
+
+    Raises run_lock.RunLocked, having done nothing, if another live process is training the same run.
+    """
     config = OmegaConf.to_container(cfg, resolve=True) if OmegaConf.is_config(cfg) else dict(cfg)
     rid = records.run_id(config)
     path = records.record_path(cfg.results_dir, rid)
     if not force and records.finished(path):
         print(f"[bca] run {rid} already finished: {path} (skipped)")
         return records.read_record(path)
+    # Under accelerate launch the main process holds the lock for all ranks (RANK is set before Accelerator).
+    with run_lock.hold(cfg.results_dir, rid, enabled=os.environ.get("RANK", "0") == "0"):
+        if not force and records.finished(path):  # another process finished it between the check and the lock
+            print(f"[bca] run {rid} finished meanwhile in another process: {path} (skipped)")
+            return records.read_record(path)
+        return _train(cfg, config, rid, path, force)
 
+
+def _train(cfg, config: dict, rid: str, path, force: bool) -> dict:
     splits = prepare(cfg)
     if force:
         checkpoint.clear(cfg.results_dir, rid)
