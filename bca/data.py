@@ -10,6 +10,8 @@ import torch
 from torch.utils.data import DataLoader
 from transformers import DataCollatorWithPadding
 
+from bca.train import micro_batch_size
+
 
 def tokenize(dataset, tokenizer, text_fields: tuple[str, ...], max_length: int, is_regression: bool):
     def encode(batch):
@@ -31,7 +33,7 @@ def classification_loaders(splits, tokenizer, trainer_cfg, seed: int) -> tuple[D
     collate = DataCollatorWithPadding(tokenizer, return_tensors="pt")
     generator = torch.Generator().manual_seed(seed)
     train_loader = DataLoader(
-        train, batch_size=trainer_cfg.batch_size, shuffle=True, collate_fn=collate, generator=generator
+        train, batch_size=micro_batch_size(trainer_cfg), shuffle=True, collate_fn=collate, generator=generator
     )
     eval_loader = DataLoader(evals, batch_size=trainer_cfg.eval_batch_size, shuffle=False, collate_fn=collate)
     return train_loader, eval_loader

@@ -17,7 +17,7 @@ import torch
 from tqdm.auto import tqdm
 
 from bca.checkpoint import Checkpointer, run_checkpoints
-from bca.train import Diverged, TrainState, best_epoch, make_scheduler, predict, total_steps, train_step
+from bca.train import Diverged, TrainState, best_epoch, loss_scale, make_scheduler, predict, total_steps, train_step
 
 
 @dataclass
@@ -58,7 +58,8 @@ def task_runtime(accelerator, cfg, splits, tokenizer):
 
 def fit(accelerator, cfg, model, tokenizer, splits, groups, tracker, record_path) -> FitResult:
     train_loader, evaluate = task_runtime(accelerator, cfg, splits, tokenizer)
-    steps, epochs = total_steps(cfg.trainer, len(train_loader))
+    micro_batches = len(train_loader)  # per epoch; = batches when trainer.grad_accum_steps is 1
+    steps, epochs = total_steps(cfg.trainer, micro_batches)
     optimizer = torch.optim.AdamW(groups)
     scheduler = make_scheduler(optimizer, cfg.trainer, steps)
     model, optimizer, train_loader, scheduler = accelerator.prepare(model, optimizer, train_loader, scheduler)
@@ -86,8 +87,12 @@ def fit(accelerator, cfg, model, tokenizer, splits, groups, tracker, record_path
                 else train_loader
             )
             for batch in batches:
-                loss, norm = train_step(accelerator, model, batch, optimizer, scheduler, cfg.trainer, state)
+                scale = loss_scale(cfg.trainer, state.batches_in_epoch, micro_batches)
+                taken = train_step(accelerator, model, batch, optimizer, scheduler, cfg.trainer, state, scale)
                 state.batches_in_epoch += 1
+                if taken is None:  # still accumulating: no step to log, count or checkpoint yet
+                    continue
+                loss, norm = taken
                 state.epoch_losses.append(loss)
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss:.4f}")

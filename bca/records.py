@@ -27,6 +27,10 @@ SCHEMA_VERSION = 1
 NON_IDENTITY_KEYS = ("logger", "results_dir", "experiment", "tags")
 NON_IDENTITY_TRAINER_KEYS = ("progress", "log_every", "checkpoint_every", "eval_batch_size")
 
+# Keys added after records were first committed, with the value that computes what runs did before the key
+# existed: at that value a key is left out of the hash, so old records keep their ids (and are still skipped).
+HASH_NEUTRAL_DEFAULTS = {("trainer", "scheduler"): "linear", ("trainer", "grad_accum_steps"): 1}
+
 PAUSE_IN_WRITE_ENV = "BCA_FAULT_PAUSE_IN_RECORD_WRITE"
 """Fault injection for tests only: seconds to sleep half-way through writing a record's temp file, so a test
 can SIGKILL the process mid-write and check that no corrupt record is left behind."""
@@ -41,6 +45,10 @@ def run_id(config: dict) -> str:
     identity = {k: v for k, v in config.items() if k not in NON_IDENTITY_KEYS}
     if isinstance(identity.get("trainer"), dict):
         identity["trainer"] = {k: v for k, v in identity["trainer"].items() if k not in NON_IDENTITY_TRAINER_KEYS}
+    for (section, key), neutral in HASH_NEUTRAL_DEFAULTS.items():
+        part = identity.get(section)
+        if isinstance(part, dict) and key in part and part[key] == neutral:
+            identity[section] = {k: v for k, v in part.items() if k != key}
     blob = json.dumps(identity, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

@@ -73,22 +73,23 @@ def run(cfg, force: bool = False) -> dict:
     if not force and records.finished(path):
         print(f"[bca] run {rid} already finished: {path} (skipped)")
         return records.read_record(path)
+    splits = prepare(cfg)  # read-only: a rejected config leaves nothing behind, not even a lock
     # Under accelerate launch the main process holds the lock for all ranks (RANK is set before Accelerator).
     with run_lock.hold(cfg.results_dir, rid, enabled=os.environ.get("RANK", "0") == "0"):
         if not force and records.finished(path):  # another process finished it between the check and the lock
             print(f"[bca] run {rid} finished meanwhile in another process: {path} (skipped)")
             return records.read_record(path)
-        return _train(cfg, config, rid, path, force)
+        return _train(cfg, config, rid, path, force, splits)
 
 
-def _train(cfg, config: dict, rid: str, path, force: bool) -> dict:
-    splits = prepare(cfg)
+def _train(cfg, config: dict, rid: str, path, force: bool, splits) -> dict:
     if force:
         checkpoint.clear(cfg.results_dir, rid)
     accelerator = Accelerator(
         # Several processes and no GPU (accelerate launch / torchrun on CPU): gloo on CPU, not "no distribution".
         cpu=int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.accelerator.is_available(),
         mixed_precision=cfg.trainer.mixed_precision,
+        gradient_accumulation_steps=cfg.trainer.grad_accum_steps,
         # split_batches: trainer.batch_size is the global batch, so N processes take the same steps as one;
         # the seedable sampler makes the shuffle order a function of (seed, epoch), which resuming relies on.
         dataloader_config=DataLoaderConfiguration(

@@ -100,6 +100,8 @@ class TrainerConfig:
     eval_batch_size: int = 64
     max_length: int = 128
     warmup_ratio: float = 0.06
+    scheduler: str = "linear"  # linear | cosine | constant (after the linear warmup)
+    grad_accum_steps: int = 1  # batch_size is still the optimiser step's batch, taken in this many micro-batches
     weight_decay: float = 0.0
     max_grad_norm: float | None = None  # None: no clipping (the norm is still logged)
     seed: int = 0

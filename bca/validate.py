@@ -15,6 +15,7 @@ import torch
 
 from bca.adapters.base import matches_target, valid_block_sizes
 from bca.models import ModelLoadError, build_meta_model, resolve_path
+from bca.train import SCHEDULERS
 
 
 class ConfigProblems(ValueError):
@@ -92,13 +93,24 @@ def trainer_problems(trainer_cfg, world_size: int | None = None) -> list[str]:
     for key, low in (("checkpoint_every", 1), ("max_steps", 0)):
         if getattr(trainer_cfg, key) is not None and getattr(trainer_cfg, key) < low:
             problems.append(f"trainer.{key}={getattr(trainer_cfg, key)} must be >= {low} or null")
-    for key in ("batch_size", "eval_batch_size"):
-        # The global batch is split across processes (so N processes train like one): it must divide evenly.
-        if world_size > 1 and getattr(trainer_cfg, key) % world_size:
-            problems.append(
-                f"trainer.{key}={getattr(trainer_cfg, key)} is the global batch and must be a multiple of the "
-                f"{world_size} processes"
-            )
+    if trainer_cfg.scheduler not in SCHEDULERS:
+        problems.append(f"trainer.scheduler={trainer_cfg.scheduler!r} is not one of: {', '.join(SCHEDULERS)}")
+    accum = trainer_cfg.grad_accum_steps
+    if accum < 1:
+        problems.append(f"trainer.grad_accum_steps={accum} must be >= 1")
+    elif trainer_cfg.batch_size >= 1 and trainer_cfg.batch_size % (accum * world_size):
+        # The step's batch is split into accum micro-batches, and each across the processes: both must divide.
+        split = f"{accum} micro-batches" + (f" x {world_size} processes" if world_size > 1 else "")
+        valid = [b for b in range(accum * world_size, 4 * accum * world_size + 1, accum * world_size)]
+        problems.append(
+            f"trainer.batch_size={trainer_cfg.batch_size} is the optimiser step's batch and must split evenly into "
+            f"{split}: use a multiple of {accum * world_size} (e.g. {', '.join(map(str, valid))})"
+        )
+    if world_size > 1 and trainer_cfg.eval_batch_size % world_size:
+        problems.append(
+            f"trainer.eval_batch_size={trainer_cfg.eval_batch_size} is the global batch and must be a multiple of "
+            f"the {world_size} processes"
+        )
     return problems
 
 

@@ -6,9 +6,10 @@ position all restored. Equality is exact (``==`` on floats): CPU kernels are det
 """
 
 import pytest
+from crashes import Crash, crash_at
 from safetensors.torch import load_file
 
-from bca import checkpoint, records, tracking
+from bca import checkpoint, records
 from bca.hydra_app import compose
 from bca.runner import run
 
@@ -24,30 +25,6 @@ TINY = [
     "trainer.checkpoint_every=2",  # mid-epoch checkpoints at steps 2, 4, 8 (+ every epoch end)
     "logger=disabled",
 ]
-
-
-class Crash(Exception):
-    """Stands in for the machine going away."""
-
-
-def crash_at(monkeypatch, step: int) -> None:
-    """Make the run's tracker raise when the loop logs ``step`` (the step has been trained, not checkpointed)."""
-    start = tracking.start
-
-    def start_crashing(*args, **kwargs):
-        tracker = start(*args, **kwargs)
-        log = tracker.log
-
-        def log_or_crash(values, step=None):
-            if step == crash_step:
-                raise Crash(f"crash after step {step}")
-            log(values, step=step)
-
-        tracker.log = log_or_crash
-        return tracker
-
-    crash_step = step
-    monkeypatch.setattr("bca.runner.tracking.start", start_crashing)
 
 
 @pytest.fixture(scope="module")

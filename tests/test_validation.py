@@ -122,5 +122,17 @@ def test_global_batch_must_split_evenly_across_processes():
     cfg = compose(["trainer.batch_size=7", "trainer.eval_batch_size=64"]).trainer
     assert trainer_problems(cfg, world_size=1) == []
     assert trainer_problems(cfg, world_size=2) == [
-        "trainer.batch_size=7 is the global batch and must be a multiple of the 2 processes"
+        "trainer.batch_size=7 is the optimiser step's batch and must split evenly into 1 micro-batches x 2 "
+        "processes: use a multiple of 2 (e.g. 2, 4, 6, 8)"
     ]
+
+
+def test_accumulation_needs_a_batch_that_splits_into_its_micro_batches_and_a_known_scheduler():
+    cfg = compose(["trainer.batch_size=12", "trainer.grad_accum_steps=8", "trainer.scheduler=cosin"]).trainer
+    assert trainer_problems(cfg, world_size=1) == [
+        "trainer.scheduler='cosin' is not one of: linear, cosine, constant",
+        "trainer.batch_size=12 is the optimiser step's batch and must split evenly into 8 micro-batches: use a "
+        "multiple of 8 (e.g. 8, 16, 24, 32)",
+    ]
+    ok = compose(["trainer.batch_size=128", "trainer.grad_accum_steps=8", "trainer.scheduler=cosine"]).trainer
+    assert trainer_problems(ok, world_size=4) == []  # micro-batch 16, 4 per process

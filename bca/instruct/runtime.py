@@ -15,6 +15,7 @@ from bca.instruct.answers import extract_answer, normalise_number
 from bca.instruct.batching import CausalCollator, LengthBucketBatchSampler
 from bca.instruct.generate import generate_texts
 from bca.instruct.prompts import PromptFormat, end_token_id
+from bca.train import micro_batch_size
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,8 @@ def instruct_runtime(accelerator, cfg, splits, tokenizer):
     """(train loader, evaluate): length-bucketed SFT batches and GSM8K-style exact-match evaluation."""
     fmt = PromptFormat.for_tokenizer(tokenizer)
     train = encode_train(splits.train, fmt, cfg.task.max_length or cfg.trainer.max_length)
-    sampler = LengthBucketBatchSampler([len(e["input_ids"]) for e in train], cfg.trainer.batch_size, cfg.trainer.seed)
+    lengths = [len(e["input_ids"]) for e in train]
+    sampler = LengthBucketBatchSampler(lengths, micro_batch_size(cfg.trainer), cfg.trainer.seed)
     train_loader = DataLoader(train, batch_sampler=sampler, collate_fn=CausalCollator(tokenizer.pad_token_id))
     evaluate = GenerationEval(
         accelerator,

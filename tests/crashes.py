@@ -1,0 +1,27 @@
+"""Crash injection for resume tests: the run raises right after a chosen optimiser step, before it is checkpointed."""
+
+from bca import tracking
+
+
+class Crash(Exception):
+    """Stands in for the machine going away."""
+
+
+def crash_at(monkeypatch, step: int) -> None:
+    """Make the run's tracker raise when the loop logs ``step`` (the step has been trained, not checkpointed)."""
+    start = tracking.start
+
+    def start_crashing(*args, **kwargs):
+        tracker = start(*args, **kwargs)
+        log = tracker.log
+
+        def log_or_crash(values, step=None):
+            if step == crash_step:
+                raise Crash(f"crash after step {step}")
+            log(values, step=step)
+
+        tracker.log = log_or_crash
+        return tracker
+
+    crash_step = step
+    monkeypatch.setattr("bca.runner.tracking.start", start_crashing)
