@@ -22,6 +22,14 @@ def _pyplot():
     return plt
 
 
+def _save(plt, fig, path: Path, dpi: int = 120) -> Path:
+    """Lay out, write and close (an open figure per plot adds up over a big table's tasks)."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path
+
+
 def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
     """Points not beaten by another with fewer (or equal) parameters and a higher (or equal) score."""
     front, best = [], float("-inf")
@@ -56,11 +64,7 @@ def score_vs_params(found: list[dict], out: Path) -> list[Path]:
         ax.set(xscale="log", xlabel="trainable adapter parameters", ylabel="dev score (best epoch)", title=task)
         ax.grid(alpha=0.3)
     axes[0][-1].legend(fontsize=7, loc="best")
-    fig.tight_layout()
-    path = out / "score_vs_params.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return [path]
+    return [_save(plt, fig, out / "score_vs_params.png")]
 
 
 def block_size_curves(found: list[dict], out: Path) -> list[Path]:
@@ -89,11 +93,7 @@ def block_size_curves(found: list[dict], out: Path) -> list[Path]:
     for ax in (score_ax, time_ax):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = out / "block_size.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return [path]
+    return [_save(plt, fig, out / "block_size.png")]
 
 
 def training_curves(found: list[dict], out: Path) -> list[Path]:
@@ -115,11 +115,7 @@ def training_curves(found: list[dict], out: Path) -> list[Path]:
         loss_ax.set(xlabel="epoch", ylabel="mean train loss", title=task)
         metric_ax.set(xlabel="epoch", ylabel=f"dev {metric}", title=task)
         metric_ax.legend(fontsize=6)
-        fig.tight_layout()
-        path = out / f"curves_{task}.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        paths.append(path)
+        paths.append(_save(plt, fig, out / f"curves_{task}.png", dpi=110))
     return paths
 
 
