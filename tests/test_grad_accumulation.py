@@ -92,7 +92,9 @@ def test_new_trainer_keys_at_their_defaults_keep_the_committed_record_ids():
     """The MiniLM GLUE records were written before trainer.scheduler/grad_accum_steps existed."""
     exp = experiments.load("minilm_glue")
     overrides = ["task.data_dir=../shared/data/glue"]  # as in the command that made them (results_dir: no identity)
-    composed = compose_cells(exp, experiments.cells(exp, overrides, tasks=["cola", "stsb", "mrpc", "rte"]))
+    rows = ["LoRA r=8", "VeRA r=1024", "FourierFT n=1000", "C3A b=d", "BCA p=d", "CDD"]  # the first committed rows
+    cells = experiments.cells(exp, overrides, rows=rows, tasks=["cola", "stsb", "mrpc", "rte"])
+    composed = compose_cells(exp, cells)
     assert len(composed) == 24
     committed = REPO / "results" / "minilm_glue"
     missing = [f"{c.row} / {c.task}" for c, _, p in composed if not records.record_path(committed, p.stem).exists()]
