@@ -22,6 +22,12 @@ def _pyplot():
     return plt
 
 
+def _no_labels():
+    from matplotlib.ticker import NullFormatter
+
+    return NullFormatter()
+
+
 def _save(plt, fig, path: Path, dpi: int = 120) -> Path:
     """Lay out, write and close (an open figure per plot adds up over a big table's tasks)."""
     fig.tight_layout()
@@ -62,6 +68,7 @@ def score_vs_params(found: list[dict], out: Path) -> list[Path]:
         front = pareto_front(points)
         ax.plot(*zip(*front, strict=True), "k--", lw=1, label="Pareto front", zorder=2)
         ax.set(xscale="log", xlabel="trainable adapter parameters", ylabel="dev score (best epoch)", title=task)
+        ax.xaxis.set_minor_formatter(_no_labels())  # minor-tick labels (2x10^4, 3x10^4, ...) overlap in narrow panels
         ax.grid(alpha=0.3)
     axes[0][-1].legend(fontsize=7, loc="best")
     return [_save(plt, fig, out / "score_vs_params.png")]
