@@ -139,3 +139,16 @@ def test_two_reproduce_processes_share_a_table_and_train_each_run_once(tmp_path)
     found = list(records.iter_records(tmp_path / "records"))
     assert sorted(r["config"]["trainer"]["seed"] for _, r in found) == [0, 1, 2, 3]
     assert not (tmp_path / "locks").exists()
+
+
+def test_bca_run_exits_3_naming_the_owner_and_writes_nothing(tmp_path):
+    _, rid = tiny(tmp_path)
+    bca_run = os.path.join(os.path.dirname(sys.executable), "bca-run")
+    with run_lock.hold(tmp_path, rid):
+        out = subprocess.run(
+            [bca_run, *TINY, f"results_dir={tmp_path}"], capture_output=True, text=True, timeout=300,
+            env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        )  # fmt: skip
+    assert out.returncode == 3, out.stderr[-2000:]
+    assert f"is being trained by pid {os.getpid()}" in out.stderr and "Traceback" not in out.stderr
+    assert not records.record_path(tmp_path, rid).exists()
