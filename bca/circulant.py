@@ -162,7 +162,24 @@ def _no_autocast(t: torch.Tensor):
     return torch.autocast(t.device.type, enabled=False)
 
 
-class _BlockCirculantFn(torch.autograd.Function):
+class _FFTFunction(torch.autograd.Function):
+    """A hand-written FFT Function: subclasses give ``_forward`` / ``_backward``; both run with autocast off.
+
+    The first input is the activation: its device decides which autocast to switch off.
+    """
+
+    @classmethod
+    def forward(cls, ctx, x, *args):
+        with _no_autocast(x):
+            return cls._forward(ctx, x, *args)
+
+    @staticmethod
+    def backward(ctx, grad):
+        with _no_autocast(grad):
+            return ctx._forward_cls._backward(ctx, grad)
+
+
+class _BlockCirculantFn(_FFTFunction):
     """y = BC(kernel) @ x [+ x @ weight.T + bias] for x (T, d_in), kernel (m, q, p); FFTs forward and backward.
 
     The optional dense part fuses the base Linear: its GEMMs accumulate in place into the FFT path's output
@@ -170,12 +187,7 @@ class _BlockCirculantFn(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x, kernel, weight=None, bias=None):
-        with _no_autocast(x):
-            return _BlockCirculantFn._forward(ctx, x, kernel, weight, bias)
-
-    @staticmethod
-    def _forward(ctx, x, kernel, weight, bias):
+    def _forward(ctx, x, kernel, weight=None, bias=None):
         p = kernel.shape[-1]
         spec = torch.fft.rfft(kernel)  # (m, q, F), once per forward
         y, x_spec = _bc_forward(x, spec, p)
@@ -189,11 +201,6 @@ class _BlockCirculantFn(torch.autograd.Function):
         ctx.save_for_backward(x if need_weight else None, x_spec, spec, weight)
         ctx.p = p
         return y
-
-    @staticmethod
-    def backward(ctx, grad):
-        with _no_autocast(grad):
-            return _BlockCirculantFn._backward(ctx, grad)
 
     @staticmethod
     def _backward(ctx, grad):
@@ -214,6 +221,12 @@ def _check_kernel(x: torch.Tensor, kernel: torch.Tensor) -> None:
     _, q, p = kernel.shape
     if x.shape[-1] != q * p:
         raise ValueError(f"input has {x.shape[-1]} features but the kernel expects d_in = {q} * {p} = {q * p}")
+
+
+def check_fused(x: torch.Tensor, weight: torch.Tensor) -> None:
+    """The fused base-Linear paths run the base GEMMs in the FFT dtype: fp32/fp64, one dtype for both."""
+    if x.dtype not in (torch.float32, torch.float64) or weight.dtype != x.dtype:
+        raise ValueError(f"fused path needs fp32/fp64 input and weight of the same dtype, got {x.dtype}/{weight.dtype}")
 
 
 def block_circulant_matmul(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
@@ -237,8 +250,7 @@ def linear_block_circulant(
     fewer T x d buffers: the base GEMMs write into the FFT path's output and input-gradient buffers.
     """
     _check_kernel(x, kernel)
-    if x.dtype not in (torch.float32, torch.float64) or weight.dtype != x.dtype:
-        raise ValueError(f"fused path needs fp32/fp64 input and weight of the same dtype, got {x.dtype}/{weight.dtype}")
+    check_fused(x, weight)
     m, q, p = kernel.shape
     y = _BlockCirculantFn.apply(x.reshape(-1, q * p), kernel.to(x.dtype), weight, bias)
     return y.view(*x.shape[:-1], m * p)

@@ -10,7 +10,15 @@ from __future__ import annotations
 
 import torch
 
-from bca.circulant import _bc_backward, _bc_forward, _check_kernel, _no_autocast, _sum_tokens, block_circulant_dense
+from bca.circulant import (
+    _bc_backward,
+    _bc_forward,
+    _check_kernel,
+    _FFTFunction,
+    _sum_tokens,
+    block_circulant_dense,
+    check_fused,
+)
 from bca.circulant import block_circulant_matmul as _bc_matmul
 
 __all__ = ["cdd_dense", "cdd_matmul", "cdd_matmul_before_last_diagonal", "linear_cdd"]
@@ -52,13 +60,8 @@ def cdd_dense(diagonals, kernels) -> torch.Tensor:
     return dense
 
 
-class _LinearCDDFn(torch.autograd.Function):
+class _LinearCDDFn(_FFTFunction):
     """y = x W^T + b + a * BC(b_in * x) for one circulant factor, every gradient by hand."""
-
-    @staticmethod
-    def forward(ctx, x, d_in, kernel, d_out, weight, bias):
-        with _no_autocast(x):
-            return _LinearCDDFn._forward(ctx, x, d_in, kernel, d_out, weight, bias)
 
     @staticmethod
     def _forward(ctx, x, d_in, kernel, d_out, weight, bias):
@@ -70,11 +73,6 @@ class _LinearCDDFn(torch.autograd.Function):
         ctx.save_for_backward(x, d_in, h_spec, spec, z, d_out, weight)
         ctx.p = p
         return y
-
-    @staticmethod
-    def backward(ctx, grad):
-        with _no_autocast(grad):
-            return _LinearCDDFn._backward(ctx, grad)
 
     @staticmethod
     def _backward(ctx, grad):
@@ -92,8 +90,7 @@ class _LinearCDDFn(torch.autograd.Function):
 def linear_cdd(x, weight, bias, d_in, kernel, d_out) -> torch.Tensor:
     """``F.linear(x, weight, bias) + d_out * BC(kernel)(d_in * x)`` for fp32/fp64 x and weight of one dtype."""
     _check_kernel(x, kernel)
-    if x.dtype not in (torch.float32, torch.float64) or weight.dtype != x.dtype:
-        raise ValueError(f"fused path needs fp32/fp64 input and weight of the same dtype, got {x.dtype}/{weight.dtype}")
+    check_fused(x, weight)
     m, q, p = kernel.shape
     cast = [t.to(x.dtype) for t in (d_in, kernel, d_out)]
     y = _LinearCDDFn.apply(x.reshape(-1, q * p), cast[0], cast[1], cast[2], weight, bias)
