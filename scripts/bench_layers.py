@@ -13,13 +13,11 @@ slower than LoRA r=8, BCA at most half of C3A's time at the same p, CDD at most 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import sys
 from pathlib import Path
 
 import torch
-from benchlib import markdown_table, median_ratio, peak_memory_bytes, time_rounds
+from benchlib import command_line, markdown_table, median_ratio, or_na, peak_memory_bytes, time_rounds, write_report
 from torch import nn
 
 from bca.adapters import BCALinear, CDDLinear
@@ -138,8 +136,8 @@ def render(rows: list[dict], checks: list[str], command: str) -> str:
             f"{r['ms']:.1f}",
             f"{r['time_ratio']:.2f}",
             f"{r['vs_lora']:.2f}",
-            "n/a" if r["peak_mb"] is None else f"{r['peak_mb']:.1f}",
-            "n/a" if r["mem_ratio"] is None else f"{r['mem_ratio']:.2f}",
+            or_na(r["peak_mb"], ".1f"),
+            or_na(r["mem_ratio"], ".2f"),
         ]
         for r in rows
     ]
@@ -169,12 +167,7 @@ def main(argv: list[str] | None = None) -> None:
     for d in args.sizes:
         rows += bench_size(d, SIZES[d], args.rounds)
     checks = target_checks(rows)
-    command = "python scripts/bench_layers.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    report = render(rows, checks, command.strip())
-    print(report)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".md").write_text(report)
-    args.out.with_suffix(".json").write_text(json.dumps(rows, indent=1))
+    write_report(args.out, render(rows, checks, command_line("bench_layers.py", argv)), rows)
 
 
 if __name__ == "__main__":

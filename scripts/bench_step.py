@@ -13,14 +13,12 @@ frozen encoder with a trainable classifier: the cost floor of any adapter).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import sys
 from pathlib import Path
 
 import torch
-from benchlib import markdown_table, median_ratio, peak_memory_bytes, time_rounds
+from benchlib import command_line, markdown_table, median_ratio, or_na, peak_memory_bytes, time_rounds, write_report
 
 from bca.data import classification_loaders
 from bca.hydra_app import compose
@@ -97,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
             }
         )
     shape = tuple(batch["input_ids"].shape)
-    command = "python scripts/bench_step.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = command_line("bench_step.py", argv)
     table = markdown_table(
         ["method", "adapter params", "ms / step", f"time / {reference}", "time / head-only", "peak MB"],
         [
@@ -106,21 +104,18 @@ def main(argv: list[str] | None = None) -> None:
                 f"{r['adapter_params']:,}",
                 f"{r['ms']:.0f}",
                 f"{r['vs_lora']:.2f}",
-                "-" if r["vs_head_only"] is None else f"{r['vs_head_only']:.2f}",
-                "n/a" if r["peak_mb"] is None else f"{r['peak_mb']:.0f}",
+                or_na(r["vs_head_only"], ".2f", missing="-"),
+                or_na(r["peak_mb"], ".0f"),
             ]
             for r in rows
         ],
     )
     report = (
-        f"# Training step, MiniLM-L6 (q, v adapted), real Rotten Tomatoes batch {shape}\n\n`{command.strip()}`\n\n"
+        f"# Training step, MiniLM-L6 (q, v adapted), real Rotten Tomatoes batch {shape}\n\n`{command}`\n\n"
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU; {args.rounds} interleaved rounds, "
         f"median per-round ratios; peak MB = tensors allocated during one step (profiler).\n\n{table}\n"
     )
-    print(report)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".md").write_text(report)
-    args.out.with_suffix(".json").write_text(json.dumps({"batch_shape": shape, "rows": rows}, indent=1))
+    write_report(args.out, report, {"batch_shape": shape, "rows": rows})
 
 
 if __name__ == "__main__":

@@ -13,9 +13,12 @@ changes it, memory is reported as None and timing still works.
 from __future__ import annotations
 
 import gc
+import json
 import statistics
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 
 def time_rounds(fns: dict[str, Callable[[], None]], rounds: int, warmup: int = 2) -> dict[str, list[float]]:
@@ -66,3 +69,21 @@ def markdown_table(header: list[str], rows: list[list]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def or_na(value: float | None, spec: str, missing: str = "n/a") -> str:
+    """A table cell: ``value`` formatted with ``spec``, or ``missing`` when the figure is unavailable."""
+    return missing if value is None else format(value, spec)
+
+
+def command_line(script: str, argv: list[str] | None) -> str:
+    """The command that made a report, as written into it (argv None: this process's own arguments)."""
+    return " ".join(["python", f"scripts/{script}", *(argv if argv is not None else sys.argv[1:])])
+
+
+def write_report(out: Path, report: str, data) -> None:
+    """Print the markdown report and write it to <out>.md, with the raw figures in <out>.json."""
+    print(report)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".md").write_text(report)
+    out.with_suffix(".json").write_text(json.dumps(data, indent=1))

@@ -17,11 +17,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 import time
 from pathlib import Path
 
 import torch
+from benchlib import command_line
 
 from bca.data import classification_loaders
 from bca.hydra_app import compose
@@ -191,8 +191,7 @@ def main(argv: list[str] | None = None) -> None:
     init_rows = grad_at_init(args.init_p, args)
     runs = [train(args.p, True, args), train(args.p, False, args)]
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    command = "python scripts/grad_explosion.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    payload = {"command": command.strip(), "args": {k: str(v) for k, v in vars(args).items()}}
+    payload = {"command": command_line("grad_explosion.py", argv), "args": {k: str(v) for k, v in vars(args).items()}}
     args.out.with_suffix(".json").write_text(json.dumps({**payload, "init": init_rows, "runs": runs}, indent=1))
     plot(init_rows, runs, args.out.with_suffix(".png"))
     print(json.dumps({"init": init_rows, "runs": [summary(r) for r in runs]}, indent=1))
