@@ -101,7 +101,7 @@ def trainer_problems(trainer_cfg, world_size: int | None = None) -> list[str]:
     elif trainer_cfg.batch_size >= 1 and trainer_cfg.batch_size % (accum * world_size):
         # The step's batch is split into accum micro-batches, and each across the processes: both must divide.
         split = f"{accum} micro-batches" + (f" x {world_size} processes" if world_size > 1 else "")
-        valid = [b for b in range(accum * world_size, 4 * accum * world_size + 1, accum * world_size)]
+        valid = range(accum * world_size, 4 * accum * world_size + 1, accum * world_size)
         problems.append(
             f"trainer.batch_size={trainer_cfg.batch_size} is the optimiser step's batch and must split evenly into "
             f"{split}: use a multiple of {accum * world_size} (e.g. {', '.join(map(str, valid))})"
