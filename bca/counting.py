@@ -33,7 +33,7 @@ from torch import nn
 from bca.flop_counter import count_flops, measure_module
 from bca.flops import Cost, layer_cost, method_settings
 from bca.methods import apply_method, split_trainable
-from bca.models import _auto_class, build_meta_model
+from bca.models import HEAD_MODULE_NAMES, _auto_class, build_meta_model
 
 COLUMNS = (
     "model", "method", "settings", "target_modules", "adapted_layers", "adapter_params", "head_params",
@@ -112,9 +112,9 @@ def layers_match(model: nn.Module, method_cfg, tokens: int, input_grad: dict[str
     return True
 
 
-def count_model(model: nn.Module, method_cfg, batch_size: int, seq_len: int) -> dict:
+def count_model(model: nn.Module, method_cfg, batch_size: int, seq_len: int, head_modules=HEAD_MODULE_NAMES) -> dict:
     """Parameters and FLOPs of ``model`` (method already applied; best on meta) for batches of this shape."""
-    split = split_trainable(model, method_cfg.name)
+    split = split_trainable(model, method_cfg.name, head_modules)
     tokens = batch_size * seq_len
     traced = trace(model, batch_size, seq_len)
     fwd = train = Cost()
@@ -144,14 +144,14 @@ def count(cfg) -> dict:
     """One table row for a composed run config: its model built on meta, its method, its trainer's batch shape."""
     num_labels = None if cfg.model.causal else (cfg.task.num_labels or 2)
     model = build_meta_model(cfg.model, num_labels=num_labels, causal=cfg.model.causal)
-    model = apply_method(model, cfg.method)
+    model = apply_method(model, cfg.method, cfg.model.head_modules)
     row = {
         "model": cfg.model.name,
         "method": cfg.method.name,
         "settings": method_settings(cfg.method),
         "target_modules": "+".join(cfg.method.target_modules),
     }
-    return row | count_model(model, cfg.method, cfg.trainer.batch_size, sequence_length(cfg))
+    return row | count_model(model, cfg.method, cfg.trainer.batch_size, sequence_length(cfg), cfg.model.head_modules)
 
 
 def sequence_length(cfg) -> int:
@@ -167,8 +167,8 @@ def record_counts(model: nn.Module, cfg) -> dict:
     """
     try:
         with torch.random.fork_rng(devices=[]):  # leave the run's random stream exactly as it was
-            twin = apply_method(meta_twin(model, cfg.model.causal), cfg.method)
-            row = count_model(twin, cfg.method, cfg.trainer.batch_size, sequence_length(cfg))
+            twin = apply_method(meta_twin(model, cfg.model.causal), cfg.method, cfg.model.head_modules)
+            row = count_model(twin, cfg.method, cfg.trainer.batch_size, sequence_length(cfg), cfg.model.head_modules)
     except Exception as err:  # noqa: BLE001 - reported in the record, the run goes on
         return {"error": f"{type(err).__name__}: {err}"}
     return {k: row[k] for k in FLOP_KEYS}

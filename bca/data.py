@@ -1,7 +1,9 @@
 """Task splits -> tokenised DataLoaders for sequence classification/regression.
 
 Padding is dynamic (per batch) and the eval loader sorts by length: on a 2-core CPU the time goes into
-padding tokens otherwise. The train order is a seeded shuffle, so the same seed gives the same batches.
+padding tokens otherwise. The train order is a seeded shuffle, so the same seed gives the same batches;
+with ``trainer.group_by_length`` the shuffled batches hold rows of similar length (``bca.tasks.batching``),
+which cuts the padding of pair tasks such as MRPC and RTE.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import torch
 from torch.utils.data import DataLoader
 from transformers import DataCollatorWithPadding
 
+from bca.tasks.batching import LengthBucketBatchSampler
 from bca.train import micro_batch_size
 
 
@@ -31,9 +34,15 @@ def classification_loaders(splits, tokenizer, trainer_cfg, seed: int) -> tuple[D
     lengths = [len(ids) for ids in evals["input_ids"]]
     evals = evals.select(sorted(range(len(evals)), key=lambda i: lengths[i]))
     collate = DataCollatorWithPadding(tokenizer, return_tensors="pt")
-    generator = torch.Generator().manual_seed(seed)
-    train_loader = DataLoader(
-        train, batch_size=micro_batch_size(trainer_cfg), shuffle=True, collate_fn=collate, generator=generator
-    )
+    if getattr(trainer_cfg, "group_by_length", False):
+        sampler = LengthBucketBatchSampler(
+            [len(ids) for ids in train["input_ids"]], micro_batch_size(trainer_cfg), seed
+        )
+        train_loader = DataLoader(train, batch_sampler=sampler, collate_fn=collate)
+    else:
+        generator = torch.Generator().manual_seed(seed)
+        train_loader = DataLoader(
+            train, batch_size=micro_batch_size(trainer_cfg), shuffle=True, collate_fn=collate, generator=generator
+        )
     eval_loader = DataLoader(evals, batch_size=trainer_cfg.eval_batch_size, shuffle=False, collate_fn=collate)
     return train_loader, eval_loader

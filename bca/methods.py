@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from bca.models import head_parameter_names
+from bca.models import HEAD_MODULE_NAMES, head_parameter_names
 
 
 @dataclass(frozen=True)
@@ -139,11 +139,11 @@ register(
 register(MethodSpec("cdd", _ours("bca.adapters.cdd.CDDConfig", ("block_size", "num_factors", "init")), ("cdd_",)))
 
 
-def apply_method(model: torch.nn.Module, cfg) -> torch.nn.Module:
-    """Put method ``cfg.name`` on ``model``; adapter and head trainable, everything else frozen."""
+def apply_method(model: torch.nn.Module, cfg, head_modules=HEAD_MODULE_NAMES) -> torch.nn.Module:
+    """Put method ``cfg.name`` on ``model``; adapter and head (``model.head_modules``) trainable, the rest frozen."""
     spec = get_method(cfg.name)
     model = spec.apply(model, cfg)
-    heads = set(head_parameter_names(model))
+    heads = set(head_parameter_names(model, head_modules))
     for name, param in model.named_parameters():
         is_adapter = any(m in name for m in spec.adapter_markers)
         param.requires_grad = is_adapter or name in heads
@@ -164,10 +164,10 @@ class ParamSplit:
         return sum(p.numel() for _, p in self.head)
 
 
-def split_trainable(model: torch.nn.Module, method_name: str) -> ParamSplit:
+def split_trainable(model: torch.nn.Module, method_name: str, head_modules=HEAD_MODULE_NAMES) -> ParamSplit:
     """Trainable parameters split into adapter and task head (what the papers count vs what they exclude)."""
     spec = get_method(method_name)
-    heads = set(head_parameter_names(model))
+    heads = set(head_parameter_names(model, head_modules))
     adapter, head = [], []
     for name, param in model.named_parameters():
         if not param.requires_grad:
@@ -181,9 +181,11 @@ def split_trainable(model: torch.nn.Module, method_name: str) -> ParamSplit:
     return ParamSplit(adapter=adapter, head=head)
 
 
-def optimizer_groups(model: torch.nn.Module, cfg, weight_decay: float = 0.0) -> list[dict]:
+def optimizer_groups(
+    model: torch.nn.Module, cfg, weight_decay: float = 0.0, head_modules=HEAD_MODULE_NAMES
+) -> list[dict]:
     """AdamW parameter groups: adapter at ``lr * lr_scale`` (BCA: /p), head at ``head_lr``."""
-    split = split_trainable(model, cfg.name)
+    split = split_trainable(model, cfg.name, head_modules)
     scale = get_method(cfg.name).lr_scale(cfg)
     groups = [
         {

@@ -28,7 +28,10 @@ from transformers import (
 )
 
 HEAD_MODULE_NAMES = ("classifier", "score")
-"""Names of the task heads transformers puts on top of encoders/decoders; trained with the head lr."""
+"""Default task-head module names (``model.head_modules``): the classifier transformers puts on top of an encoder
+(RoBERTa's ``classifier`` = dense + out_proj, as the papers train it) or a decoder (``score``). BERT-family
+configs add ``pooler``: their pooled output goes through a pretrained dense layer that RoBERTa's head has inside
+``classifier``, so training both is what "the whole task head" means there."""
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -131,6 +134,7 @@ def build_meta_model(cfg, num_labels: int | None = 2, causal: bool = False) -> t
         return _auto_class(causal).from_config(config, dtype=DTYPES[cfg.dtype])
 
 
-def head_parameter_names(model: torch.nn.Module) -> list[str]:
-    """Names of the task-head parameters (the classifier transformers adds), wherever peft nested them."""
-    return [name for name, _ in model.named_parameters() if any(part in HEAD_MODULE_NAMES for part in name.split("."))]
+def head_parameter_names(model: torch.nn.Module, head_modules=HEAD_MODULE_NAMES) -> list[str]:
+    """Names of the task-head parameters (modules named in ``head_modules``), wherever peft nested them."""
+    heads = set(head_modules)
+    return [name for name, _ in model.named_parameters() if heads.intersection(name.split("."))]

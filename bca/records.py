@@ -29,7 +29,14 @@ NON_IDENTITY_TRAINER_KEYS = ("progress", "log_every", "checkpoint_every", "eval_
 
 # Keys added after records were first committed, with the value that computes what runs did before the key
 # existed: at that value a key is left out of the hash, so old records keep their ids (and are still skipped).
-HASH_NEUTRAL_DEFAULTS = {("trainer", "scheduler"): "linear", ("trainer", "grad_accum_steps"): 1}
+HASH_NEUTRAL_DEFAULTS = {
+    ("trainer", "scheduler"): "linear",
+    ("trainer", "grad_accum_steps"): 1,
+    ("trainer", "group_by_length"): False,
+    ("model", "head_modules"): ["classifier", "score"],  # before: only these heads trained (MiniLM's pooler frozen)
+    ("task", "holdout"): None,
+    ("task", "holdout_seed"): 0,
+}
 
 PAUSE_IN_WRITE_ENV = "BCA_FAULT_PAUSE_IN_RECORD_WRITE"
 """Fault injection for tests only: seconds to sleep half-way through writing a record's temp file, so a test

@@ -9,7 +9,11 @@ from __future__ import annotations
 import csv
 import io
 
+from bca.stats import ALPHA, differs
 from bca.tables import Row, Table, average
+
+MARK = "*"
+"""Appended to a cell that differs from the reference row at p < ALPHA (Welch's t-test over seeds)."""
 
 
 def fmt(value: float | None, signed: bool = False) -> str:
@@ -29,6 +33,8 @@ def ours_cell(row: Row, task: str) -> str:
     text = fmt(cell.median)
     if cell.n > 1:
         text += f" ({fmt(cell.mean)} ± {fmt(cell.std)}, n={cell.n})"
+    if differs(cell.p_value):
+        text += MARK
     if cell.not_ok:
         text += " [" + ", ".join(f"{k} {v}" for k, v in sorted(cell.not_ok.items())) + "]"
     return text
@@ -44,6 +50,8 @@ def lines(table: Table) -> list[list[str]]:
             + [ours_cell(row, t) for t in table.columns]
             + [fmt(average(medians))]
         )
+        if row.chosen:
+            out.append(["  chosen", "", "", ""] + [row.chosen.get(t, "-") for t in table.columns] + [""])
         if row.published:
             paper = [row.published.get(t) for t in table.columns]
             out.append(["  paper", "", "", ""] + [fmt(v) for v in paper] + [fmt(average(paper))])
@@ -59,6 +67,15 @@ def lines(table: Table) -> list[list[str]]:
 
 def notes(table: Table) -> list[str]:
     out = [table.reports, table.ours]
+    if table.protocol:
+        out.append(f"{table.protocol} (`chosen` lines; every grid point: `bca-table --tuning`)")
+    if table.held_out_runs:
+        out.append(f"{table.held_out_runs} held-out selection run(s) are not in this table (not dev scores)")
+    if table.reference:
+        out.append(
+            f"{MARK} differs from {table.reference} at p < {ALPHA:g} (Welch's t-test over seeds, two-sided; "
+            "cells with n ≥ 2 on both sides only)"
+        )
     if table.damaged:
         out.append(f"skipped {len(table.damaged)} damaged record(s): " + ", ".join(table.damaged))
     return out
@@ -92,7 +109,10 @@ def latex(table: Table) -> str:
 def csv_long(table: Table) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["row", "model", "task", "n", "median", "mean", "std", "not_ok", "paper", "diff", "adapter_params"])
+    writer.writerow(
+        ["row", "model", "task", "n", "median", "mean", "std", "not_ok", "paper", "diff", "adapter_params",
+         "p_vs_reference", "chosen"]
+    )  # fmt: skip
     for row in table.rows:
         for task in table.columns:
             cell = row.cells.get(task)
@@ -111,6 +131,8 @@ def csv_long(table: Table) -> str:
                     fmt(paper),
                     fmt(median - paper if median is not None and paper is not None else None, signed=True),
                     "/".join(str(c) for c in sorted(row.adapter_params)),
+                    f"{cell.p_value:.4g}" if cell and cell.p_value is not None else "",
+                    row.chosen.get(task, ""),
                 ]
             )
     return buf.getvalue()

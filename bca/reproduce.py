@@ -6,17 +6,21 @@ each writes its own record keyed by its config hash, so an interrupted reproduct
 (finished records are skipped) and a run that diverges or crashes is recorded and the table goes on. A cell
 that another live process is training (bca.run_lock) is left to it, so several copies of the same command,
 started side by side, share the table.
+
+With ``--tune`` every row that declares a ``grid`` first runs each grid point once (selection runs, see
+``bca.tune``), then its seeds at the chosen point; several copies share that too, waiting for each other's
+grid points when nothing else is left (``--poll``).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import traceback
 
 from tqdm.auto import tqdm
 
 from bca import experiments, records
+from bca.reproduce_cells import compose_cells, report, run_cell
 
 
 def parse_args(argv):
@@ -30,34 +34,20 @@ def parse_args(argv):
     parser.add_argument("--rows", help="comma-separated row labels to run (default: all)")
     parser.add_argument("--tasks", help="comma-separated tasks to run (default: all columns)")
     parser.add_argument("--dry-run", action="store_true", help="list the cells and their status, run nothing")
+    parser.add_argument(
+        "--tune",
+        action="store_true",
+        help="search each row's grid first (one seed, selected on the experiment's tune protocol: a held-out "
+        "slice of train by default), then run the seeds at the chosen point",
+    )
+    parser.add_argument(
+        "--poll", type=float, default=60.0, help="--tune: seconds between checks while other copies hold the rest"
+    )
     return parser.parse_args(argv)
 
 
 def _split(text: str | None):
     return [t.strip() for t in text.split(",") if t.strip()] if text else None
-
-
-def compose_cells(experiment, cells):
-    """Compose every cell (validating its overrides); raise one error listing every cell that fails."""
-    from omegaconf import OmegaConf
-
-    from bca.hydra_app import composer
-
-    composed, problems = [], []
-    with composer() as compose:
-        for cell in cells:
-            try:
-                cfg = compose(cell.overrides)
-            except Exception as err:  # Hydra's errors: unknown group value, key, type
-                problems.append(f"{cell.row} / {cell.task} / seed {cell.seed}: {err}")
-                continue
-            rid = records.run_id(OmegaConf.to_container(cfg, resolve=True))
-            composed.append((cell, cfg, records.record_path(cfg.results_dir, rid)))
-    if problems:
-        raise experiments.ExperimentError(
-            f"{experiment.name}: {len(problems)} cell(s) do not compose:\n  " + "\n  ".join(problems)
-        )
-    return composed
 
 
 def main(argv=None) -> int:
@@ -68,10 +58,16 @@ def main(argv=None) -> int:
         cells = experiments.cells(experiment, args.overrides, seeds, _split(args.rows), _split(args.tasks))
         if not cells:
             raise experiments.ExperimentError("the filters select no cell (check --rows/--tasks spelling)")
+        if args.tune:
+            from bca.reproduce_tune import TunePlan
+
+            plan = TunePlan.build(experiment, args.overrides, seeds, _split(args.rows), _split(args.tasks))
         composed = compose_cells(experiment, cells)
     except (experiments.ExperimentError, ValueError) as err:
         print(f"[bca-reproduce] {err}", file=sys.stderr)
         return 2
+    if args.tune:
+        return plan.dry_run() if args.dry_run else plan.run(args.poll)
     done = sum(records.finished(path) for _, _, path in composed)
     print(f"[bca-reproduce] {experiment.title}: {len(composed)} runs, {done} already finished")
     if args.dry_run:
@@ -83,37 +79,11 @@ def main(argv=None) -> int:
 
 
 def _run_all(composed) -> int:
-    from bca.run_lock import RunLocked
-    from bca.runner import run
-    from bca.validate import ConfigProblems
-
     failures, elsewhere = [], []
     bar = tqdm(composed, desc="reproduce", unit="run", dynamic_ncols=True, position=0)
     for cell, cfg, path in bar:
         bar.set_postfix_str(f"{cell.row} / {cell.task} / seed {cell.seed}")
-        if records.finished(path):
-            continue
-        try:
-            record = run(cfg)
-        except ConfigProblems as err:
-            failures.append(f"{cell.row} / {cell.task}: {err}")
-            continue
-        except RunLocked as err:  # another bca-reproduce has this cell: take the next one
-            elsewhere.append(f"{cell.row} / {cell.task} / seed {cell.seed}: {err}")
-            continue
-        except Exception as err:  # recorded as failed by the runner; the table goes on
-            traceback.print_exc()
-            failures.append(f"{cell.row} / {cell.task} / seed {cell.seed}: {type(err).__name__}: {err}")
-            continue
-        if record["status"] != "ok":
-            failures.append(f"{cell.row} / {cell.task} / seed {cell.seed}: status {record['status']}")
+        outcome, message = run_cell(cell, cfg, path)
+        {"failed": failures, "locked": elsewhere}.get(outcome, []).append(message)
     bar.close()
-    if elsewhere:
-        print(
-            f"[bca-reproduce] {len(elsewhere)} run(s) left to the other process(es) training them:\n  "
-            + "\n  ".join(elsewhere)
-        )
-    if failures:
-        print(f"[bca-reproduce] {len(failures)} run(s) did not finish ok:\n  " + "\n  ".join(failures))
-    print("[bca-reproduce] records in " + ", ".join(sorted({str(p.parent) for _, _, p in composed})))
-    return 1 if failures else 0
+    return report(failures, elsewhere, composed)

@@ -47,12 +47,12 @@ def prepare(cfg):
 
 def build(cfg, splits):
     loaded = load_model(cfg.model, num_labels=splits.num_labels, causal=cfg.model.causal)
-    model = apply_method(loaded.model, cfg.method)
+    model = apply_method(loaded.model, cfg.method, cfg.model.head_modules)
     return model, loaded.tokenizer
 
 
-def param_counts(model, method_name: str) -> dict:
-    split = split_trainable(model, method_name)
+def param_counts(model, method_name: str, head_modules) -> dict:
+    split = split_trainable(model, method_name, head_modules)
     total = sum(p.numel() for p in model.parameters())
     return {
         "adapter": split.adapter_count,
@@ -103,7 +103,7 @@ def _train(cfg, config: dict, rid: str, path, force: bool, splits) -> dict:
         "run_id": rid,
         "status": "running",
         "config": config,
-        "params": param_counts(model, cfg.method.name),
+        "params": param_counts(model, cfg.method.name, cfg.model.head_modules),
         "versions": system.versions(),
         "git": system.git_state(),
         "started_at": now(),
@@ -111,7 +111,7 @@ def _train(cfg, config: dict, rid: str, path, force: bool, splits) -> dict:
     }
     # Adapter/whole-network FLOPs at this run's batch shape, counted on a meta twin (bca.counting).
     record["flops"] = record_counts(model, cfg)
-    groups = optimizer_groups(model, cfg.method, cfg.trainer.weight_decay)
+    groups = optimizer_groups(model, cfg.method, cfg.trainer.weight_decay, cfg.model.head_modules)
     record["optimizer"] = {g["name"]: {"lr": g["lr"], "params": sum(p.numel() for p in g["params"])} for g in groups}
     tracker = tracking.start(cfg.logger, config, rid, accelerator.is_main_process)
     t0 = time.perf_counter()

@@ -30,6 +30,9 @@ class ModelConfig:
     # (SmolLM2: 576 -> 192) set the largest size dividing all of them
     block_size: int = II(".hidden_size")
     target_modules: list[str] = field(default_factory=lambda: ["query", "value"])
+    # the task head trained at method.head_lr (module names): RoBERTa's classifier (dense + out_proj) or a
+    # decoder's score; BERT-family encoders add their pooler (see bca.models.HEAD_MODULE_NAMES)
+    head_modules: list[str] = field(default_factory=lambda: ["classifier", "score"])
     arch: dict[str, Any] = field(default_factory=dict)  # architecture values: build on meta without the hub
 
 
@@ -103,6 +106,9 @@ class TrainerConfig:
     scheduler: str = "linear"  # linear | cosine | constant (after the linear warmup)
     grad_accum_steps: int = 1  # batch_size is still the optimiser step's batch, taken in this many micro-batches
     weight_decay: float = 0.0
+    # length-bucketed shuffled batches for classification tasks (instruction tasks always bucket); off by
+    # default: the papers train on plain random batches, and bucketing changes which rows share a batch
+    group_by_length: bool = False
     max_grad_norm: float | None = None  # None: no clipping (the norm is still logged)
     seed: int = 0
     max_steps: int | None = None  # stop after this many optimiser steps in total (quick runs); 0: evaluate only

@@ -5,6 +5,11 @@ by hand or by a sweep, a label derived from its method settings. Each cell repor
 (what FourierFT/VeRA report) and mean ± std (what C3A reports) of the best dev epoch's main metric; runs
 that diverged or failed are counted, not averaged. Output is deterministic: the same records always render
 the same bytes (sorted keys, fixed number formats, no timestamps).
+
+With several seeds a cell is marked when it differs from the reference row (``--reference``; the experiment's
+``reference``; else the first LoRA row) at p < 0.05 by Welch's t-test (``bca.stats``). Held-out selection runs
+(``task.holdout``) are never table cells; for rows with a ``grid`` only the records at the point chosen by
+``bca.tune`` count, and the chosen values are printed under the row (``--tuning`` renders every grid point).
 """
 
 from __future__ import annotations
@@ -16,13 +21,14 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bca import experiments, records
+from bca import experiments, records, tune
 
 
 @dataclass
 class Cell:
     values: list[float] = field(default_factory=list)
     not_ok: dict[str, int] = field(default_factory=dict)
+    p_value: float | None = None  # Welch's t-test against the reference row's cell (None: not testable)
 
     @property
     def n(self) -> int:
@@ -49,6 +55,7 @@ class Row:
     adapter_params: set[int] = field(default_factory=set)
     published: dict[str, float] = field(default_factory=dict)
     published_params: str | None = None
+    chosen: dict[str, str] = field(default_factory=dict)  # task -> the grid point its runs use ("lr=1e-3")
 
 
 @dataclass
@@ -59,6 +66,9 @@ class Table:
     rows: list[Row]
     ours: str  # what our numbers are (model, epochs, seeds, data): printed with the table
     damaged: list[str] = field(default_factory=list)
+    reference: str | None = None  # the row cells are tested against
+    protocol: str | None = None  # how the chosen values were selected (None: no grid)
+    held_out_runs: int = 0  # selection runs left out of the table (their scores are not dev numbers)
 
 
 SETTING_KEYS = {"lora": "r", "vera": "r", "fourierft": "n_frequency", "c3a": "block_size", "bca": "block_size"}
@@ -74,9 +84,9 @@ def method_label(method: dict) -> str:
 
 
 def row_label(record: dict) -> str:
-    for tag in record["config"].get("tags") or []:
-        if isinstance(tag, str) and tag.startswith(experiments.ROW_TAG):
-            return tag[len(experiments.ROW_TAG) :]
+    tagged = tune.record_row(record)
+    if tagged:
+        return tagged
     if (record["config"].get("trainer") or {}).get("max_steps") == 0:
         return "zero-shot"  # evaluated untrained (trainer.max_steps=0): the base model whatever the method
     return method_label(record["config"]["method"])
@@ -111,10 +121,15 @@ def find_records(directory: Path) -> tuple[list[dict], list[str]]:
     return found, damaged
 
 
-def build(found: list[dict], experiment: experiments.Experiment | None = None, damaged=()) -> Table:
+def build(
+    found: list[dict], experiment: experiments.Experiment | None = None, damaged=(), reference: str | None = None
+) -> Table:
     """Group records into rows x tasks; with an experiment, keep its row order and add its published numbers."""
     if experiment is not None:
         found = [r for r in found if r["config"].get("experiment") == experiment.name]
+    held_out = sum(tune.is_tuning_record(r) for r in found)
+    picks = tune.chosen_points(found, experiment)
+    found = [r for r in found if not tune.is_tuning_record(r) and tune.at_chosen_point(r, experiment, picks)]
     scale = experiment.scale if experiment else 100.0
     rows: dict[tuple[str, str], Row] = {}
     for rec in found:
@@ -144,7 +159,41 @@ def build(found: list[dict], experiment: experiments.Experiment | None = None, d
                 ordered.append(row)
         ordered += [rows[k] for k in sorted(rows, key=natural_key)]  # records of this experiment outside its rows
         title, reports = experiment.title, experiment.reports
-    return Table(title, reports, columns, ordered, describe_ours(found), sorted(damaged))
+        for row in ordered:
+            row.chosen = {task: tune.describe_point(point) for (label, model, task), point in picks.items()
+                          if label == row.label and model == row.model}  # fmt: skip
+    ref = reference_row(ordered, reference or (experiment.reference if experiment else None))
+    mark_significance(ordered, ref)
+    protocol = (
+        tune.describe_protocol(experiment) if picks or (experiment and any(r.grid for r in experiment.rows)) else None
+    )
+    return Table(
+        title, reports, columns, ordered, describe_ours(found), sorted(damaged),
+        reference=ref.label if ref else None, protocol=protocol, held_out_runs=held_out,
+    )  # fmt: skip
+
+
+def reference_row(rows: list[Row], wanted: str | None) -> Row | None:
+    """The row others are tested against: ``wanted`` by label, else the first LoRA row (None if absent)."""
+    if wanted:
+        found = [r for r in rows if r.label == wanted]
+        if not found:
+            raise ValueError(f"reference row {wanted!r} is not in the table; rows: {[r.label for r in rows]}")
+        return found[0]
+    return next((r for r in rows if r.label.lower().startswith("lora") and r.cells), None)
+
+
+def mark_significance(rows: list[Row], ref: Row | None) -> None:
+    from bca.stats import welch_p
+
+    if ref is None:
+        return
+    for row in rows:
+        if row is ref or row.model != ref.model:
+            continue
+        for task, cell in row.cells.items():
+            other = ref.cells.get(task)
+            cell.p_value = welch_p(cell.values, other.values) if other else None
 
 
 def describe_ours(found: list[dict]) -> str:
@@ -179,6 +228,10 @@ def main(argv=None) -> int:
     parser.add_argument("--experiment", help="keep only this experiment's runs and show its published numbers")
     parser.add_argument("--out", help="write here instead of stdout")
     parser.add_argument("--plots", help="also write PNG plots (score vs params, block size, curves) to this dir")
+    parser.add_argument("--reference", help="row label cells are tested against (default: the first LoRA row)")
+    parser.add_argument(
+        "--tuning", action="store_true", help="render the tuning table (score per grid point; needs --experiment)"
+    )
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     try:
         found, damaged = find_records(Path(args.records_dir))
@@ -186,8 +239,19 @@ def main(argv=None) -> int:
     except (FileNotFoundError, experiments.ExperimentError) as err:
         print(f"[bca-table] {err}", file=sys.stderr)
         return 2
-    table = build(found, exp, damaged)
-    text = render(table, args.format)
+    if args.tuning and exp is None:
+        print("[bca-table] --tuning needs --experiment (the grid is declared there)", file=sys.stderr)
+        return 2
+    try:
+        if args.tuning:
+            from bca.render_tuning import tuning_table
+
+            text = tuning_table(found, exp, args.format)
+        else:
+            text = render(build(found, exp, damaged, args.reference), args.format)
+    except ValueError as err:
+        print(f"[bca-table] {err}", file=sys.stderr)
+        return 2
     if args.plots:
         from bca.plots import write_all
 

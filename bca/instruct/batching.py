@@ -1,59 +1,13 @@
-"""Length-bucketed training batches and the causal-LM collator.
-
-GSM8K examples range from ~100 to ~400 tokens; random batches pad every row to the longest, so on a CPU
-about a third of the compute goes into padding. Bucketing (as HF's ``group_by_length``) shuffles, cuts the
-order into windows of ``window`` batches, sorts each window by length and shuffles the resulting batches:
-batches hold similar lengths while the order stays random. Packing would remove padding entirely but needs
-cross-example attention masks; bucketing needs nothing from the model.
-"""
+"""The causal-LM collator; training batches are length-bucketed by ``bca.tasks.batching`` (re-exported here)."""
 
 from __future__ import annotations
 
-import numpy as np
 import torch
-from torch.utils.data import Sampler
 
 from bca.instruct.prompts import IGNORE_INDEX
+from bca.tasks.batching import LengthBucketBatchSampler, padded_tokens
 
-
-class LengthBucketBatchSampler(Sampler[list[int]]):
-    """Batches of indices with similar lengths, in a seeded random order that changes every epoch."""
-
-    def __init__(self, lengths: list[int], batch_size: int, seed: int = 0, window: int = 50):
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        self.lengths = np.asarray(lengths)
-        self.batch_size, self.seed, self.window = batch_size, seed, window
-        self.epoch = 0
-
-    def __len__(self) -> int:
-        return -(-len(self.lengths) // self.batch_size)
-
-    def batches(self, epoch: int) -> list[list[int]]:
-        rng = np.random.default_rng([self.seed, epoch])
-        order = rng.permutation(len(self.lengths))
-        span = self.batch_size * self.window
-        batches = []
-        for start in range(0, len(order), span):
-            chunk = order[start : start + span]
-            chunk = chunk[np.argsort(-self.lengths[chunk], kind="stable")]
-            batches += [chunk[i : i + self.batch_size].tolist() for i in range(0, len(chunk), self.batch_size)]
-        return [batches[i] for i in rng.permutation(len(batches))]
-
-    def set_epoch(self, epoch: int) -> None:
-        """The order is a function of (seed, epoch): a resumed run replays the same batches (accelerate calls
-        this through the prepared loader's ``set_epoch``)."""
-        self.epoch = epoch
-
-    def __iter__(self):
-        batches = self.batches(self.epoch)
-        self.epoch += 1  # without set_epoch calls, the next pass still gets a fresh order
-        yield from batches
-
-
-def padded_tokens(lengths: list[int], batches: list[list[int]]) -> int:
-    """Tokens a batching computes on, padding included (to compare bucketing with random batches)."""
-    return sum(max(lengths[i] for i in b) * len(b) for b in batches)
+__all__ = ["CausalCollator", "LengthBucketBatchSampler", "padded_tokens"]
 
 
 class CausalCollator:

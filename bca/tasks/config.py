@@ -25,6 +25,9 @@ class TaskConfig:
     max_train_samples: int | None = None  # a seeded random subset of this many training rows (file order kept)
     max_eval_samples: int | None = None  # the first N evaluation rows (as run_glue does)
     seed: int = 42  # seeds the Rotten Tomatoes split and the training subset
+    # tuning runs (bca-reproduce --tune): train on the training rows minus a stratified slice, score on the slice
+    holdout: float | None = None  # a fraction in (0, 1) or a row count; None: train on all, score on eval_split
+    holdout_seed: int = 0  # which slice
     # instruction tasks (kind=instruct) only:
     eval_task: str | None = None  # the dataset scored after training (alpaca -> gsm8k); None: this task's own
     eval_data_dir: str | None = None  # local files of eval_task (None: the hub)

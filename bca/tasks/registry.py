@@ -3,7 +3,8 @@
 ``cfg.kind`` picks the loader; a new kind of task is one line in ``TASK_KINDS`` (or a
 ``register_task_kind`` call) naming a function ``loader(cfg) -> TaskSplits``. Loaders are imported lazily,
 so asking for GLUE never imports another kind's dependencies. Everything common to all kinds happens here:
-checking the config against what the data really hold, and subsampling.
+checking the config against what the data really hold, subsampling, and the held-out selection split
+(``task.holdout``, ``bca.tasks.holdout``).
 """
 
 from __future__ import annotations
@@ -88,5 +89,9 @@ def load_task(cfg) -> TaskSplits:
     _check(cfg, splits)
     splits.metric_for_best = cfg.metric_for_best
     splits.train = subsample(splits.train, cfg.max_train_samples, seed=cfg.seed)
+    if getattr(cfg, "holdout", None) is not None:  # a tuning run: score on a slice of train, never on dev
+        from bca.tasks.holdout import apply_holdout
+
+        apply_holdout(splits, cfg.holdout, cfg.holdout_seed)
     splits.eval = subsample(splits.eval, cfg.max_eval_samples)
     return splits
