@@ -34,13 +34,14 @@ def classification_loaders(splits, tokenizer, trainer_cfg, seed: int) -> tuple[D
     lengths = [len(ids) for ids in evals["input_ids"]]
     evals = evals.select(sorted(range(len(evals)), key=lambda i: lengths[i]))
     collate = DataCollatorWithPadding(tokenizer, return_tensors="pt")
+    generator = torch.Generator().manual_seed(seed)
     if getattr(trainer_cfg, "group_by_length", False):
-        sampler = LengthBucketBatchSampler(
-            [len(ids) for ids in train["input_ids"]], micro_batch_size(trainer_cfg), seed
-        )
-        train_loader = DataLoader(train, batch_sampler=sampler, collate_fn=collate)
+        lengths = [len(ids) for ids in train["input_ids"]]
+        sampler = LengthBucketBatchSampler(lengths, micro_batch_size(trainer_cfg), seed)
+        # its own generator: otherwise every new iterator (each epoch, and a resume's skip) draws its base seed
+        # from the global RNG, and a resumed run's dropout masks would be one draw off the uninterrupted run's
+        train_loader = DataLoader(train, batch_sampler=sampler, collate_fn=collate, generator=generator)
     else:
-        generator = torch.Generator().manual_seed(seed)
         train_loader = DataLoader(
             train, batch_size=micro_batch_size(trainer_cfg), shuffle=True, collate_fn=collate, generator=generator
         )

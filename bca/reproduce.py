@@ -43,7 +43,7 @@ def parse_args(argv):
     parser.add_argument(
         "--poll", type=float, default=60.0, help="--tune: seconds between checks while other copies hold the rest"
     )
-    return parser.parse_args(argv)
+    return parser.parse_intermixed_args(argv)  # overrides may come after the options
 
 
 def _split(text: str | None):
