@@ -33,7 +33,7 @@ def rec(label, lr, score, status="ok", holdout=0.1, seed=0, task="rte"):
             "tags": [f"row:{label}"], "task": {"name": task, "holdout": holdout},
             "trainer": {"seed": seed}, "method": {"lr": lr}, "model": {"name": "m"},
         },
-        "metrics": {"metric_for_best": "accuracy", "best": {"eval": {"accuracy": score}} if score is not None else None},
+        "metrics": {"metric_for_best": "accuracy", "best": None if score is None else {"eval": {"accuracy": score}}},
     }  # fmt: skip
 
 
