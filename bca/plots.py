@@ -75,29 +75,33 @@ def score_vs_params(found: list[dict], out: Path) -> list[Path]:
 
 
 def block_size_curves(found: list[dict], out: Path) -> list[Path]:
-    """Score and time per step vs block size, per (method, task), for records that have a block size."""
-    series: dict[tuple[str, str], dict[int, list[tuple[float, float]]]] = defaultdict(lambda: defaultdict(list))
+    """Score vs block size, score vs adapter parameters and time per step vs block size, one line per
+    (method, task): both circulant families on one figure. Points are seed means with their std as bars."""
+    series: dict[tuple[str, str], dict[int, list[tuple[float, float, int]]]] = defaultdict(lambda: defaultdict(list))
     for rec in found:
         size, value = rec["config"]["method"].get("block_size"), best_metric(rec)
         if size and value is not None:
             key = (rec["config"]["method"]["name"], rec["config"]["task"]["name"])
-            series[key][int(size)].append((100 * value, rec["time"]["step_s"]))
+            series[key][int(size)].append((100 * value, rec["time"]["step_s"], rec["params"]["adapter"]))
     series = {k: v for k, v in series.items() if len(v) > 1}
     if not series:
         return []
     plt = _pyplot()
-    fig, (score_ax, time_ax) = plt.subplots(1, 2, figsize=(9, 3.6))
+    fig, (score_ax, params_ax, time_ax) = plt.subplots(1, 3, figsize=(13, 3.6))
     for (method, task), by_size in sorted(series.items()):
         sizes = sorted(by_size)
-        score_ax.plot(
-            sizes, [statistics.median(s for s, _ in by_size[p]) for p in sizes], "o-", label=f"{method}/{task}"
-        )
-        time_ax.plot(
-            sizes, [statistics.median(t for _, t in by_size[p]) for p in sizes], "o-", label=f"{method}/{task}"
-        )
-    score_ax.set(xscale="log", xlabel="block size p", ylabel="dev score (best epoch)")
+        scores = [[s for s, _, _ in by_size[p]] for p in sizes]
+        means = [statistics.fmean(v) for v in scores]
+        stds = [statistics.stdev(v) if len(v) > 1 else 0.0 for v in scores]
+        params = [statistics.median(n for _, _, n in by_size[p]) for p in sizes]
+        label = f"{method}/{task}"
+        score_ax.errorbar(sizes, means, yerr=stds, fmt="o-", capsize=3, label=label)
+        params_ax.errorbar(params, means, yerr=stds, fmt="o-", capsize=3, label=label)
+        time_ax.plot(sizes, [statistics.median(t for _, t, _ in by_size[p]) for p in sizes], "o-", label=label)
+    score_ax.set(xscale="log", xlabel="block size p", ylabel="dev score (best epoch; mean ± std)")
+    params_ax.set(xscale="log", xlabel="trainable adapter parameters", ylabel="dev score (best epoch; mean ± std)")
     time_ax.set(xscale="log", xlabel="block size p", ylabel="seconds per training step")
-    for ax in (score_ax, time_ax):
+    for ax in (score_ax, params_ax, time_ax):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     return [_save(plt, fig, out / "block_size.png")]
@@ -117,10 +121,12 @@ def training_curves(found: list[dict], out: Path) -> list[Path]:
             epochs = rec["metrics"]["epochs"]
             metric = rec["metrics"]["metric_for_best"]
             label = f"{row_label(rec)} s{rec['config']['trainer']['seed']}"
-            loss_ax.plot([e["epoch"] for e in epochs], [e["train_loss"] for e in epochs], "o-", label=label)
-            metric_ax.plot([e["epoch"] for e in epochs], [100 * e["eval"][metric] for e in epochs], "o-", label=label)
-        loss_ax.set(xlabel="epoch", ylabel="mean train loss", title=task)
-        metric_ax.set(xlabel="epoch", ylabel=f"dev {metric}", title=task)
+            trained = [e for e in epochs if e.get("train_loss") is not None]
+            loss_ax.plot([e["step"] for e in trained], [e["train_loss"] for e in trained], "o-", label=label)
+            metric_ax.plot([e["step"] for e in epochs], [100 * e["eval"][metric] for e in epochs], "o-", label=label)
+        # x = optimiser steps: a budget is a step count, and epochs differ in length between runs
+        loss_ax.set(xlabel="optimiser step", ylabel="mean train loss of the epoch", title=task)
+        metric_ax.set(xlabel="optimiser step", ylabel=f"dev {metric}", title=task)
         metric_ax.legend(fontsize=6)
         paths.append(_save(plt, fig, out / f"curves_{task}.png", dpi=110))
     return paths

@@ -69,6 +69,7 @@ class Table:
     reference: str | None = None  # the row cells are tested against
     protocol: str | None = None  # how the chosen values were selected (None: no grid)
     held_out_runs: int = 0  # selection runs left out of the table (their scores are not dev numbers)
+    records: list[dict] = field(default_factory=list)  # the records the cells were built from (plots read these)
 
 
 SETTING_KEYS = {"lora": "r", "vera": "r", "fourierft": "n_frequency", "c3a": "block_size", "bca": "block_size"}
@@ -169,7 +170,7 @@ def build(
     )
     return Table(
         title, reports, columns, ordered, describe_ours(found), sorted(damaged),
-        reference=ref.label if ref else None, protocol=protocol, held_out_runs=held_out,
+        reference=ref.label if ref else None, protocol=protocol, held_out_runs=held_out, records=found,
     )  # fmt: skip
 
 
@@ -248,14 +249,15 @@ def main(argv=None) -> int:
 
             text = tuning_table(found, exp, args.format)
         else:
-            text = render(build(found, exp, damaged, args.reference), args.format)
+            table = build(found, exp, damaged, args.reference)
+            text = render(table, args.format)
     except ValueError as err:
         print(f"[bca-table] {err}", file=sys.stderr)
         return 2
     if args.plots:
         from bca.plots import write_all
 
-        kept = [r for r in found if exp is None or r["config"].get("experiment") == exp.name]
+        kept = build(found, exp, damaged, args.reference).records  # the table's own records, not selection runs
         for path in write_all(kept, Path(args.plots)):
             print(f"[bca-table] plot: {path}", file=sys.stderr)
     if args.out:

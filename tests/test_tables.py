@@ -111,7 +111,7 @@ def test_plots_are_written_from_records(tmp_path):
         rec["config"]["method"] = {"name": "bca", "block_size": size}
         rec["params"]["adapter"] = 4096 // size
         rec["time"] = {"step_s": 0.01 * size}
-        rec["metrics"]["epochs"] = [{"epoch": 1, "train_loss": 0.7, "eval": {"accuracy": score}}]
+        rec["metrics"]["epochs"] = [{"epoch": 1, "step": 10, "train_loss": 0.7, "eval": {"accuracy": score}}]
         found.append(rec)
     paths = write_all(found, tmp_path)
     assert sorted(p.name for p in paths) == ["block_size.png", "curves_rte.png", "score_vs_params.png"]
