@@ -116,6 +116,47 @@ def _unknown_additions(cfg, lines: list[str]) -> list[str]:
     return problems
 
 
+def _bool_fields(owner) -> set[str]:
+    """Fields of a schema dataclass typed ``bool`` (or ``bool | None``)."""
+    import dataclasses
+    import typing
+
+    if not dataclasses.is_dataclass(owner):
+        return set()
+    hints = typing.get_type_hints(owner)
+    return {name for name, hint in hints.items() if hint is bool or set(typing.get_args(hint)) == {bool, type(None)}}
+
+
+def _loose_bools(cfg, lines: list[str]) -> list[str]:
+    """OmegaConf turns ``2``, ``yes`` or ``0`` into a bool for a bool field: a typo that silently flips a switch.
+    Only ``true``/``false`` are taken."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from omegaconf import OmegaConf
+
+    problems = []
+    parser = OverridesParser.create()
+    for line in lines:
+        try:
+            (override,) = parser.parse_overrides([line])
+        except Exception:  # noqa: BLE001 - not an override we can read back (reported elsewhere)
+            continue
+        path = override.key_or_group.lstrip("+~")
+        parent, _, key = path.rpartition(".")
+        node = OmegaConf.select(cfg, parent) if parent else cfg
+        if not OmegaConf.is_config(node) or key not in _bool_fields(OmegaConf.get_type(node)):
+            continue
+        value = override.value()
+        if not isinstance(value, bool) and value is not None:
+            problems.append(f"{line}: {path} is a switch: write true or false (got {value!r})")
+    return problems
+
+
+def override_problems(cfg, lines: list[str]) -> list[str]:
+    """What composing ``lines`` into ``cfg`` accepted but should not have: new keys on typed groups, non-bool
+    values for switches."""
+    return _unknown_additions(cfg, lines) + _loose_bools(cfg, lines)
+
+
 def _try(make, overrides: list[str], line: str, problems: list[str]):
     """Compose (with ``make`` from ``composer``) and resolve ``overrides``; on failure add the explanation of
     ``line`` to ``problems``."""
@@ -129,7 +170,9 @@ def _try(make, overrides: list[str], line: str, problems: list[str]):
         if message not in problems:
             problems.append(message)
         return None
-    for message in _unknown_additions(cfg, [line]):
+    last = overrides[-1:] if overrides and line.startswith(overrides[-1]) else []  # the override being tried
+    for message in override_problems(cfg, last):
+        message = line + message[len(last[0]) :]  # labelled like the composition problems ("... (with method=x)")
         if message not in problems:
             problems.append(message)
     return cfg

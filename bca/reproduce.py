@@ -30,7 +30,7 @@ def parse_args(argv):
     parser.add_argument("--rows", help="comma-separated row labels to run (default: all)")
     parser.add_argument("--tasks", help="comma-separated tasks to run (default: all columns)")
     parser.add_argument("--dry-run", action="store_true", help="list the cells and their status, run nothing")
-    return parser.parse_args(argv)
+    return parser.parse_intermixed_args(argv)  # overrides may come after options, as in the README
 
 
 def _split(text: str | None):
@@ -72,6 +72,13 @@ def main(argv=None) -> int:
     except (experiments.ExperimentError, ValueError) as err:
         print(f"[bca-reproduce] {err}", file=sys.stderr)
         return 2
+    from bca.preflight import cell_problems
+
+    problems = cell_problems(composed)  # every cell fully, before the first run (README)
+    if problems:
+        listed = "\n".join(f"  - {p}" for p in problems)
+        print(f"[bca-reproduce] invalid cells, nothing ran:\n{listed}", file=sys.stderr)
+        return 2
     done = sum(records.finished(path) for _, _, path in composed)
     print(f"[bca-reproduce] {experiment.title}: {len(composed)} runs, {done} already finished")
     if args.dry_run:
@@ -83,6 +90,7 @@ def main(argv=None) -> int:
 
 
 def _run_all(composed) -> int:
+    from bca.disk import DiskFull
     from bca.run_lock import RunLocked
     from bca.runner import run
     from bca.validate import ConfigProblems
@@ -95,6 +103,11 @@ def _run_all(composed) -> int:
             continue
         try:
             record = run(cfg)
+        except DiskFull as err:  # every later cell would hit it too
+            print(f"[bca-reproduce] {err}", file=sys.stderr)
+            return 4
+        except KeyboardInterrupt:
+            return 130  # the runner has said where the record is and how to resume
         except ConfigProblems as err:
             failures.append(f"{cell.row} / {cell.task}: {err}")
             continue
