@@ -81,7 +81,7 @@ def block_size_curves(found: list[dict], out: Path) -> list[Path]:
         size, value = rec["config"]["method"].get("block_size"), best_metric(rec)
         if size and value is not None:
             key = (rec["config"]["method"]["name"], rec["config"]["task"]["name"])
-            series[key][int(size)].append((100 * value, rec["time"]["step_s"]))
+            series[key][int(size)].append((100 * value, (rec.get("time") or {}).get("step_s")))
     series = {k: v for k, v in series.items() if len(v) > 1}
     if not series:
         return []
@@ -92,8 +92,12 @@ def block_size_curves(found: list[dict], out: Path) -> list[Path]:
         score_ax.plot(
             sizes, [statistics.median(s for s, _ in by_size[p]) for p in sizes], "o-", label=f"{method}/{task}"
         )
+        timed = [p for p in sizes if any(t is not None for _, t in by_size[p])]  # failed runs have no time
         time_ax.plot(
-            sizes, [statistics.median(t for _, t in by_size[p]) for p in sizes], "o-", label=f"{method}/{task}"
+            timed,
+            [statistics.median(t for _, t in by_size[p] if t is not None) for p in timed],
+            "o-",
+            label=f"{method}/{task}",
         )
     score_ax.set(xscale="log", xlabel="block size p", ylabel="dev score (best epoch)")
     time_ax.set(xscale="log", xlabel="block size p", ylabel="seconds per training step")
@@ -117,8 +121,10 @@ def training_curves(found: list[dict], out: Path) -> list[Path]:
             epochs = rec["metrics"]["epochs"]
             metric = rec["metrics"]["metric_for_best"]
             label = f"{row_label(rec)} s{rec['config']['trainer']['seed']}"
-            loss_ax.plot([e["epoch"] for e in epochs], [e["train_loss"] for e in epochs], "o-", label=label)
-            metric_ax.plot([e["epoch"] for e in epochs], [100 * e["eval"][metric] for e in epochs], "o-", label=label)
+            losses = [(e["epoch"], e["train_loss"]) for e in epochs if e.get("train_loss") is not None]
+            scores = [(e["epoch"], 100 * e["eval"][metric]) for e in epochs if e["eval"].get(metric) is not None]
+            loss_ax.plot([x for x, _ in losses], [y for _, y in losses], "o-", label=label)
+            metric_ax.plot([x for x, _ in scores], [y for _, y in scores], "o-", label=label)
         loss_ax.set(xlabel="epoch", ylabel="mean train loss", title=task)
         metric_ax.set(xlabel="epoch", ylabel=f"dev {metric}", title=task)
         metric_ax.legend(fontsize=6)
