@@ -25,7 +25,7 @@ _not_ok: list[str] = []  # runs of this process's sweep jobs that diverged or fa
 
 @hydra.main(config_path=CONFIG_DIR, config_name="run", version_base="1.3")
 def _run_app(cfg: DictConfig) -> float | None:
-    from bca.disk import DiskFull
+    from bca.disk import FULL_ERRNOS, DiskFull
     from bca.run_lock import RunLocked
     from bca.runner import run as run_one
     from bca.validate import ConfigProblems
@@ -37,8 +37,11 @@ def _run_app(cfg: DictConfig) -> float | None:
             raise  # Hydra records the failed job and goes on with the next one
         print(f"[bca] {err}", file=sys.stderr)
         sys.exit(EXIT_INVALID if isinstance(err, ConfigProblems) else EXIT_LOCKED)
-    except DiskFull as err:  # every later job would hit it too: stop, sweep or not
-        print(f"[bca] {err}", file=sys.stderr)
+    except OSError as err:  # a full disk (every later job would hit it too: stop, sweep or not)
+        if not isinstance(err, DiskFull) and err.errno not in FULL_ERRNOS:
+            raise
+        full = err if isinstance(err, DiskFull) else DiskFull(err.filename or cfg.results_dir)  # e.g. the lock file
+        print(f"[bca] {full}", file=sys.stderr)
         sys.exit(EXIT_DISK_FULL)
     except KeyboardInterrupt:
         sys.exit(EXIT_INTERRUPTED)  # the runner has said where the record is and how to resume
@@ -70,6 +73,7 @@ def run() -> None:
     """
     from bca.hydra_app import command_line_problems
 
+    _not_ok.clear()
     problems = command_line_problems(sys.argv[1:])
     if problems:
         if os.environ.get("RANK", "0") == "0":  # under accelerate launch, say it once

@@ -188,6 +188,21 @@ def _hydra_settings(lines: list[str], config_name: str) -> tuple[bool, dict]:
     return cfg.hydra.mode == RunMode.MULTIRUN, dict(cfg.hydra.sweeper.get("params") or {})
 
 
+def _composes_cleanly(make, lines: list[str], config_name: str) -> bool:
+    """True for a single run whose overrides compose and resolve together, with nothing for
+    ``override_problems`` and no sweep in the config: trying each override alone (to pin down which one is
+    wrong) would find nothing, and costs a composition per override (~0.2 s each)."""
+    from omegaconf import OmegaConf
+
+    try:
+        cfg = make(lines)
+        OmegaConf.to_container(cfg, resolve=True)
+        multirun, params = _hydra_settings(lines, config_name)
+    except Exception:  # noqa: BLE001 - any problem: the full check below reports it
+        return False
+    return not multirun and not params and not override_problems(cfg, lines)
+
+
 def command_line_jobs(overrides: list[str], config_name: str = "run") -> tuple[list[str], list[list[str]], bool]:
     """(problems, jobs, multirun): every composition problem of these command-line overrides; the override
     lists of the jobs to check further (all jobs of a small sweep, each value once for a large one); and
@@ -210,6 +225,9 @@ def command_line_jobs(overrides: list[str], config_name: str = "run") -> tuple[l
     groups = _group_names()
     problems: list[str] = []
     with composer(config_name) as make:
+        single = [lines[0] for _, lines in ours if lines and len(lines) == 1]
+        if not hydra_lines and len(single) == len(ours) and _composes_cleanly(make, single, config_name):
+            return [], [single], False  # one run, nothing wrong: no need to try each override on its own
         # Group selections first, each on its own; the later checks build on the valid ones only.
         swept_groups: dict[str, list[str]] = {}
         for o, lines in ours:

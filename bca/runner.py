@@ -18,6 +18,7 @@ from omegaconf import OmegaConf
 
 from bca import checkpoint, records, run_lock, system, tracking
 from bca.counting import record_counts
+from bca.disk import DiskFull
 from bca.loop import fit
 from bca.methods import apply_method, optimizer_groups, split_trainable
 from bca.models import load_model
@@ -133,7 +134,8 @@ def _train(cfg, config: dict, rid: str, path, force: bool, splits) -> dict:
         try:
             _finish(accelerator, record, path, t0, tracker, exit_code=1)
         except Exception as write_err:  # noqa: BLE001 - e.g. the same full disk: the first error is the one to show
-            print(f"[bca] the failed run's record could not be written either: {write_err}", file=sys.stderr)
+            if not isinstance(write_err, DiskFull) or not isinstance(err, DiskFull):
+                print(f"[bca] the failed run's record could not be written either: {write_err}", file=sys.stderr)
         if isinstance(err, KeyboardInterrupt) and accelerator.is_main_process:
             print(f"[bca] {record['error']['message']}", file=sys.stderr)
         raise
