@@ -69,5 +69,8 @@ def cell_problems(composed) -> list[str]:
         for message in override_problems(cfg, list(cell.overrides)):
             if message not in problems:
                 problems.append(message)
-    jobs = [([f"row={cell.row}", f"task={cell.task}", f"seed={cell.seed}"], cfg) for cell, cfg, _ in composed]
+    jobs = [
+        ([f"row={cell.row}", f"task={cell.task}", f"seed={cell.seed}", f"model={cfg.model.name}"], cfg)
+        for cell, cfg, _ in composed
+    ]  # the model too: a hub model offline is then "[model=roberta-base] ...", not a list of 120 cells
     return problems + job_problems(jobs)
