@@ -11,16 +11,26 @@ Layout: ``<results_dir>/checkpoints/<run_id>/step-<N>/``. A checkpoint is writte
 and renamed into place once complete (a rename is atomic), then the older ones are deleted: a process
 killed at any moment leaves the previous complete checkpoint, never half of one. Only the last checkpoint
 is kept, also after the run finishes: it holds the trained adapter.
+
+Each checkpoint carries ``manifest.json`` (size and SHA-256 of every file), checked before anything is
+loaded: a file damaged later (a truncated ``optimizer.bin``, a disk error) would otherwise fail every rerun
+the same way. A damaged checkpoint is said in one line and set aside (renamed ``.step-<N>.damaged``, removed
+by the next save); the run falls back to the previous checkpoint if one is there, else starts over.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 from pathlib import Path
 
 import torch
 
+from bca.disk import DiskFull, is_disk_full
+
 PREFIX = "step-"
+MANIFEST = "manifest.json"
 
 
 class CheckpointError(RuntimeError):
@@ -31,10 +41,67 @@ def run_checkpoints(results_dir: str | Path, rid: str) -> Path:
     return Path(results_dir) / "checkpoints" / rid
 
 
+def complete(directory: Path) -> list[Path]:
+    """The complete checkpoint folders, newest first (temp folders of an interrupted save are ignored)."""
+    return sorted((p for p in Path(directory).glob(f"{PREFIX}*") if p.is_dir()), reverse=True)
+
+
 def latest(directory: Path) -> Path | None:
-    """The newest complete checkpoint folder (temp folders of an interrupted save are ignored)."""
-    done = sorted(p for p in Path(directory).glob(f"{PREFIX}*") if p.is_dir())
-    return done[-1] if done else None
+    """The newest complete checkpoint folder."""
+    done = complete(directory)
+    return done[0] if done else None
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_manifest(folder: Path) -> None:
+    """Record the size and SHA-256 of every file of a just-written checkpoint."""
+    entries = {str(p.relative_to(folder)): {"bytes": p.stat().st_size, "sha256": _sha256(p)} for p in _files(folder)}
+    (folder / MANIFEST).write_text(json.dumps(entries, indent=1, sort_keys=True) + "\n")
+
+
+def _unreadable(path: Path) -> str | None:
+    """Why a checkpoint file without a manifest entry cannot be read back, or None (older checkpoints)."""
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            load_file(str(path))
+        elif path.suffix in (".bin", ".pkl", ".pt"):
+            torch.load(path, map_location="cpu", weights_only=False)  # our own files (accelerate pickles RNG states)
+    except Exception as err:  # noqa: BLE001 - any failure to read it back is damage
+        return f"{path.name} cannot be read ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})"
+    return None
+
+
+def damage(folder: Path) -> str | None:
+    """What is wrong with a checkpoint's files (None: they are as written). Checked before anything is loaded."""
+    manifest = folder / MANIFEST
+    if not manifest.is_file():  # written before manifests existed: read every file back instead
+        return next((why for why in map(_unreadable, _files(folder)) if why), None)
+    try:
+        entries = json.loads(manifest.read_text())
+    except (OSError, ValueError) as err:
+        return f"{MANIFEST} cannot be read ({type(err).__name__})"
+    for name, want in sorted(entries.items()):
+        path = folder / name
+        if not path.is_file():
+            return f"{name} is missing"
+        if path.stat().st_size != want["bytes"]:
+            return f"{name} has {path.stat().st_size} bytes, {want['bytes']} were written"
+        if _sha256(path) != want["sha256"]:
+            return f"{name} does not match the checksum it was written with"
+    return None
 
 
 def clear(results_dir: str | Path, rid: str) -> None:
@@ -84,24 +151,33 @@ class Checkpointer:
         accelerator.register_load_state_pre_hook(_load_trainable)
 
     def restore(self) -> int | None:
-        """Load the newest checkpoint if there is one; returns the step it was taken at."""
-        path = latest(self.directory)
-        if path is None:
-            return None
-        saved_by = len(list(path.glob("random_states_*.pkl")))
-        if saved_by != self.accelerator.num_processes:
-            # The data shards and RNG streams differ with the process count: the run cannot continue exactly.
-            if self.accelerator.is_main_process:
-                print(
-                    f"[bca] checkpoint {path} was written by {saved_by} processes, this run has "
-                    f"{self.accelerator.num_processes}: starting over"
-                )
-            return None
-        self.accelerator.load_state(str(path))
-        self.last = path
-        if self.accelerator.is_main_process:
-            print(f"[bca] resumed from {path} (step {self.state.step}, epoch {self.state.epoch})")
-        return self.state.step
+        """Load the newest intact checkpoint if there is one; returns the step it was taken at."""
+        acc = self.accelerator
+        candidates = complete(self.directory)
+        for i, path in enumerate(candidates):
+            saved_by = len(list(path.glob("random_states_*.pkl")))
+            if saved_by != acc.num_processes:
+                # The data shards and RNG streams differ with the process count: the run cannot continue exactly.
+                if acc.is_main_process:
+                    print(
+                        f"[bca] checkpoint {path} was written by {saved_by} processes, this run has "
+                        f"{acc.num_processes}: starting over"
+                    )
+                return None
+            problem = damage(path)  # every process reads the same files, so all take the same decision
+            if problem is None:
+                acc.load_state(str(path))
+                self.last = path
+                if acc.is_main_process:
+                    print(f"[bca] resumed from {path} (step {self.state.step}, epoch {self.state.epoch})")
+                return self.state.step
+            fallback = f"falling back to {candidates[i + 1].name}" if i + 1 < len(candidates) else "starting over"
+            acc.wait_for_everyone()
+            if acc.is_main_process:
+                print(f"[bca] checkpoint {path} is damaged ({problem}): set aside, {fallback}")
+                path.rename(path.with_name(f".{path.name}.damaged"))  # never tried again; the next save removes it
+            acc.wait_for_everyone()
+        return None
 
     def save(self) -> Path:
         """Checkpoint the current state as ``step-<N>`` and delete the older checkpoints of this run."""
@@ -115,8 +191,18 @@ class Checkpointer:
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir(parents=True)
         acc.wait_for_everyone()
-        acc.save_state(str(tmp))
-        acc.wait_for_everyone()
+        try:
+            acc.save_state(str(tmp))
+            acc.wait_for_everyone()
+            if acc.is_main_process:
+                write_manifest(tmp)
+        except Exception as err:
+            full = is_disk_full(err, tmp)
+            if acc.is_main_process:
+                shutil.rmtree(tmp, ignore_errors=True)  # the half-written folder; older checkpoints are untouched
+            if full:
+                raise DiskFull(self.directory, kept=str(self.last) if self.last else None) from err
+            raise
         if acc.is_main_process:
             tmp.rename(final)
             for old in self.directory.iterdir():

@@ -12,9 +12,20 @@ from bca.hydra_app import CONFIG_DIR, register_schemas
 
 register_schemas()
 
+# Exit statuses, the same for every command (README, "When things go wrong").
+EXIT_OK = 0  # done (or already finished: skipped)
+EXIT_RUN_FAILED = 1  # a run diverged or failed (its record says why); for bca-reproduce: at least one cell
+EXIT_INVALID = 2  # invalid input: nothing ran, nothing was written
+EXIT_LOCKED = 3  # another live process is training this run: nothing was done
+EXIT_DISK_FULL = 4  # the disk filled up: nothing complete was lost, free space and rerun to resume
+EXIT_INTERRUPTED = 130  # Ctrl-C / SIGINT (128 + 2, the shell's convention): rerun to resume
+
+_not_ok: list[str] = []  # runs of this process's sweep jobs that diverged or failed
+
 
 @hydra.main(config_path=CONFIG_DIR, config_name="run", version_base="1.3")
 def _run_app(cfg: DictConfig) -> float | None:
+    from bca.disk import FULL_ERRNOS, DiskFull
     from bca.run_lock import RunLocked
     from bca.runner import run as run_one
     from bca.validate import ConfigProblems
@@ -25,7 +36,21 @@ def _run_app(cfg: DictConfig) -> float | None:
         if _in_sweep():
             raise  # Hydra records the failed job and goes on with the next one
         print(f"[bca] {err}", file=sys.stderr)
-        sys.exit(2 if isinstance(err, ConfigProblems) else 3)
+        sys.exit(EXIT_INVALID if isinstance(err, ConfigProblems) else EXIT_LOCKED)
+    except OSError as err:  # a full disk (every later job would hit it too: stop, sweep or not)
+        if not isinstance(err, DiskFull) and err.errno not in FULL_ERRNOS:
+            raise
+        full = err if isinstance(err, DiskFull) else DiskFull(err.filename or cfg.results_dir)  # e.g. the lock file
+        print(f"[bca] {full}", file=sys.stderr)
+        sys.exit(EXIT_DISK_FULL)
+    except KeyboardInterrupt:
+        sys.exit(EXIT_INTERRUPTED)  # the runner has said where the record is and how to resume
+    if record["status"] != "ok":
+        message = f"[bca] run {record['run_id']} {record['status']}: {(record.get('error') or {}).get('message')}"
+        print(message, file=sys.stderr)
+        if not _in_sweep():
+            sys.exit(EXIT_RUN_FAILED)
+        _not_ok.append(record["run_id"])  # the sweep goes on; the command exits 1 at its end
     best = (record.get("metrics") or {}).get("best")
     if best and os.environ.get("RANK", "0") == "0":  # under accelerate launch, say it once
         print(f"[bca] best dev epoch {best['epoch']}: " + ", ".join(f"{k}={v:.4f}" for k, v in best["eval"].items()))
@@ -48,12 +73,16 @@ def run() -> None:
     """
     from bca.hydra_app import command_line_problems
 
+    _not_ok.clear()
     problems = command_line_problems(sys.argv[1:])
     if problems:
         if os.environ.get("RANK", "0") == "0":  # under accelerate launch, say it once
             print("[bca] invalid run configuration:\n" + "\n".join(f"  - {p}" for p in problems), file=sys.stderr)
-        sys.exit(2)
+        sys.exit(EXIT_INVALID)
     _run_app()
+    if _not_ok:  # jobs run in this process (Hydra's basic launcher) that diverged or failed
+        print(f"[bca] {len(_not_ok)} run(s) of the sweep did not finish ok: {', '.join(_not_ok)}", file=sys.stderr)
+        sys.exit(EXIT_RUN_FAILED)
 
 
 def count() -> None:

@@ -205,6 +205,24 @@ def append_csv(path: Path, rows: list[dict], columns=COLUMNS) -> None:
         writer.writerows(rows)
 
 
+def count_problems(overrides: list[str]) -> list[str]:
+    """What ``bca-run`` would reject in these overrides that counting needs too: composition (one line each,
+    not Hydra's traceback), values, and block sizes grouped by layer shape (not one line per layer)."""
+    from bca.hydra_app import command_line_jobs, compose
+    from bca.validate import method_problems
+    from bca.value_checks import value_problems
+
+    problems, _, _ = command_line_jobs(overrides)
+    if problems:
+        return problems
+    cfg = compose(overrides)
+    problems = value_problems(cfg)
+    if problems:
+        return problems
+    num_labels = None if cfg.model.causal else (cfg.task.num_labels or 2)
+    return method_problems(build_meta_model(cfg.model, num_labels=num_labels, causal=cfg.model.causal), cfg.method)
+
+
 def main(argv: list[str]) -> int:
     """bca-count model=<m> method=<x> [method.*=...] [trainer.batch_size=B trainer.max_length=L] [--csv F]"""
     parser = argparse.ArgumentParser(prog="bca-count", description=__doc__.split("\n\n")[0])
@@ -212,6 +230,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--csv", help="CSV to append to (default: <results_dir>/counts.csv)")
     parser.add_argument("--no-csv", action="store_true", help="print only")
     args = parser.parse_intermixed_args(argv)  # options may sit between overrides
+    problems = count_problems(args.overrides)
+    if problems:
+        print("[bca-count] invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems), file=sys.stderr)
+        return 2
     from bca.hydra_app import compose
 
     cfg = compose(args.overrides)

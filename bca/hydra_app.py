@@ -116,6 +116,47 @@ def _unknown_additions(cfg, lines: list[str]) -> list[str]:
     return problems
 
 
+def _bool_fields(owner) -> set[str]:
+    """Fields of a schema dataclass typed ``bool`` (or ``bool | None``)."""
+    import dataclasses
+    import typing
+
+    if not dataclasses.is_dataclass(owner):
+        return set()
+    hints = typing.get_type_hints(owner)
+    return {name for name, hint in hints.items() if hint is bool or set(typing.get_args(hint)) == {bool, type(None)}}
+
+
+def _loose_bools(cfg, lines: list[str]) -> list[str]:
+    """OmegaConf turns ``2``, ``yes`` or ``0`` into a bool for a bool field: a typo that silently flips a switch.
+    Only ``true``/``false`` are taken."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from omegaconf import OmegaConf
+
+    problems = []
+    parser = OverridesParser.create()
+    for line in lines:
+        try:
+            (override,) = parser.parse_overrides([line])
+        except Exception:  # noqa: BLE001 - not an override we can read back (reported elsewhere)
+            continue
+        path = override.key_or_group.lstrip("+~")
+        parent, _, key = path.rpartition(".")
+        node = OmegaConf.select(cfg, parent) if parent else cfg
+        if not OmegaConf.is_config(node) or key not in _bool_fields(OmegaConf.get_type(node)):
+            continue
+        value = override.value()
+        if not isinstance(value, bool) and value is not None:
+            problems.append(f"{line}: {path} is a switch: write true or false (got {value!r})")
+    return problems
+
+
+def override_problems(cfg, lines: list[str]) -> list[str]:
+    """What composing ``lines`` into ``cfg`` accepted but should not have: new keys on typed groups, non-bool
+    values for switches."""
+    return _unknown_additions(cfg, lines) + _loose_bools(cfg, lines)
+
+
 def _try(make, overrides: list[str], line: str, problems: list[str]):
     """Compose (with ``make`` from ``composer``) and resolve ``overrides``; on failure add the explanation of
     ``line`` to ``problems``."""
@@ -129,7 +170,9 @@ def _try(make, overrides: list[str], line: str, problems: list[str]):
         if message not in problems:
             problems.append(message)
         return None
-    for message in _unknown_additions(cfg, [line]):
+    last = overrides[-1:] if overrides and line.startswith(overrides[-1]) else []  # the override being tried
+    for message in override_problems(cfg, last):
+        message = line + message[len(last[0]) :]  # labelled like the composition problems ("... (with method=x)")
         if message not in problems:
             problems.append(message)
     return cfg
@@ -143,6 +186,21 @@ def _hydra_settings(lines: list[str], config_name: str) -> tuple[bool, dict]:
 
     cfg = hydra_compose(config_name=config_name, overrides=lines, return_hydra_config=True)
     return cfg.hydra.mode == RunMode.MULTIRUN, dict(cfg.hydra.sweeper.get("params") or {})
+
+
+def _composes_cleanly(make, lines: list[str], config_name: str) -> bool:
+    """True for a single run whose overrides compose and resolve together, with nothing for
+    ``override_problems`` and no sweep in the config: trying each override alone (to pin down which one is
+    wrong) would find nothing, and costs a composition per override (~0.2 s each)."""
+    from omegaconf import OmegaConf
+
+    try:
+        cfg = make(lines)
+        OmegaConf.to_container(cfg, resolve=True)
+        multirun, params = _hydra_settings(lines, config_name)
+    except Exception:  # noqa: BLE001 - any problem: the full check below reports it
+        return False
+    return not multirun and not params and not override_problems(cfg, lines)
 
 
 def command_line_jobs(overrides: list[str], config_name: str = "run") -> tuple[list[str], list[list[str]], bool]:
@@ -167,6 +225,9 @@ def command_line_jobs(overrides: list[str], config_name: str = "run") -> tuple[l
     groups = _group_names()
     problems: list[str] = []
     with composer(config_name) as make:
+        single = [lines[0] for _, lines in ours if lines and len(lines) == 1]
+        if not hydra_lines and len(single) == len(ours) and _composes_cleanly(make, single, config_name):
+            return [], [single], False  # one run, nothing wrong: no need to try each override on its own
         # Group selections first, each on its own; the later checks build on the valid ones only.
         swept_groups: dict[str, list[str]] = {}
         for o, lines in ours:

@@ -32,6 +32,16 @@ class FitResult:
     checkpoint: str | None = None
 
 
+def epoch_metrics(epochs: list[dict], metric_name: str) -> dict:
+    """``record["metrics"]``: every finished epoch and the best dev epoch among them."""
+    best = best_epoch(epochs, metric_name)
+    return {
+        "epochs": epochs,
+        "metric_for_best": metric_name,
+        "best": {"epoch": best["epoch"], "eval": best["eval"], "label": "best dev epoch"} if best else None,
+    }
+
+
 def classification_runtime(accelerator, cfg, splits, tokenizer):
     from bca.data import classification_loaders
     from bca.metrics import load_glue_metric
@@ -135,14 +145,12 @@ def fit(accelerator, cfg, model, tokenizer, splits, groups, tracker, record_path
         }
         if show:
             bar.write(f"[bca] {err}: run marked diverged")
+    except BaseException as err:  # Ctrl-C, a crash: the runner records the epochs finished so far
+        err.partial_metrics, err.partial_step = epoch_metrics(state.epochs, metric_name), state.step
+        raise
     finally:
         bar.close()
-    best = best_epoch(state.epochs, metric_name)
-    metrics = {
-        "epochs": state.epochs,
-        "metric_for_best": metric_name,
-        "best": {"epoch": best["epoch"], "eval": best["eval"], "label": "best dev epoch"} if best else None,
-    }
+    metrics = epoch_metrics(state.epochs, metric_name)
     return FitResult(
         status, error, metrics, state.step, state.step_seconds, time.perf_counter() - t0, resumed_from,
         str(checkpoints.last) if checkpoints.last else None,

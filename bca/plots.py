@@ -82,7 +82,8 @@ def block_size_curves(found: list[dict], out: Path) -> list[Path]:
         size, value = rec["config"]["method"].get("block_size"), best_metric(rec)
         if size and value is not None:
             key = (rec["config"]["method"]["name"], rec["config"]["task"]["name"])
-            series[key][int(size)].append((100 * value, rec["time"]["step_s"], rec["params"]["adapter"]))
+            step_s = (rec.get("time") or {}).get("step_s")  # failed runs have no time
+            series[key][int(size)].append((100 * value, step_s, rec["params"]["adapter"]))
     series = {k: v for k, v in series.items() if len(v) > 1}
     if not series:
         return []
@@ -97,7 +98,9 @@ def block_size_curves(found: list[dict], out: Path) -> list[Path]:
         label = f"{method}/{task}"
         score_ax.errorbar(sizes, means, yerr=stds, fmt="o-", capsize=3, label=label)
         params_ax.errorbar(params, means, yerr=stds, fmt="o-", capsize=3, label=label)
-        time_ax.plot(sizes, [statistics.median(t for _, t, _ in by_size[p]) for p in sizes], "o-", label=label)
+        timed = [p for p in sizes if any(t is not None for _, t, _ in by_size[p])]
+        time_ax.plot(timed, [statistics.median(t for _, t, _ in by_size[p] if t is not None) for p in timed], "o-",
+                     label=label)  # fmt: skip
     score_ax.set(xscale="log", xlabel="block size p", ylabel="dev score (best epoch; mean ± std)")
     params_ax.set(xscale="log", xlabel="trainable adapter parameters", ylabel="dev score (best epoch; mean ± std)")
     time_ax.set(xscale="log", xlabel="block size p", ylabel="seconds per training step")

@@ -1,4 +1,5 @@
-"""Check every job of a sweep before the first one starts: a bad value found at job 37 costs a night.
+"""Check every job of a sweep (every cell of a paper table) before the first one starts: a bad value found at
+job 37 costs a night.
 
 Runs the runner's own checks (``bca.runner.prepare``: task data, model source, block sizes, target modules,
 trainer settings) on each job's config, loading each distinct task's data and building each distinct
@@ -25,7 +26,6 @@ def job_problems(jobs: list[tuple[list[str], object]]) -> list[str]:
 
     labels: dict[str, list[int]] = {}  # message -> the jobs it applies to
     tasks: dict[str, tuple[int | None, str | None]] = {}  # task config -> (num_labels, problem)
-    runs: dict[str, list[str]] = {}  # (model, method, trainer, num_labels) -> problems
     for index, (_, cfg) in enumerate(jobs):
         task_key = _key(cfg.task)
         if task_key not in tasks:
@@ -35,14 +35,10 @@ def job_problems(jobs: list[tuple[list[str], object]]) -> list[str]:
                 tasks[task_key] = (2, str(err))
         num_labels, task_problem = tasks[task_key]
         found = [task_problem] if task_problem else []
-        run_key = _key(cfg.model) + _key(cfg.method) + _key(cfg.trainer) + str(num_labels)
-        if run_key not in runs:
-            try:
-                check_run(cfg, num_labels=num_labels)
-                runs[run_key] = []
-            except ConfigProblems as err:
-                runs[run_key] = err.problems
-        found += runs[run_key]
+        try:  # cheap per job; the model's shapes are built once per (model, method) (bca.validate memoises)
+            check_run(cfg, num_labels=num_labels)
+        except ConfigProblems as err:
+            found += err.problems
         for message in found:
             labels.setdefault(message, []).append(index)
     return [
@@ -60,3 +56,21 @@ def _with_labels(message: str, where: list[list[str]], every: list[list[str]]) -
         return f"[{' '.join(shared)}] {message}"
     shown = "; ".join(" ".join(job) for job in where[:3])
     return f"[{shown}{f' and {len(where) - 3} more jobs' if len(where) > 3 else ''}] {message}"
+
+
+def cell_problems(composed) -> list[str]:
+    """Every problem of a reproduction's cells, ``(cell, config, record path)`` as ``bca-reproduce`` composes
+    them: the overrides composition let through (``bca.hydra_app.override_problems``), then the runner's checks
+    on every cell (data present, block sizes, values, results_dir), labelled by the row/task/seed they hit."""
+    from bca.hydra_app import override_problems
+
+    problems: list[str] = []
+    for cell, cfg, _ in composed:
+        for message in override_problems(cfg, list(cell.overrides)):
+            if message not in problems:
+                problems.append(message)
+    jobs = [
+        ([f"row={cell.row}", f"task={cell.task}", f"seed={cell.seed}", f"model={cfg.model.name}"], cfg)
+        for cell, cfg, _ in composed
+    ]  # the model too: a hub model offline is then "[model=roberta-base] ...", not a list of 120 cells
+    return problems + job_problems(jobs)

@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+
+from bca.disk import DiskFull, is_disk_full
 
 SCHEMA_VERSION = 1
 
@@ -69,7 +72,23 @@ def record_path(results_dir: str | os.PathLike, rid: str) -> Path:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers only ever see the old or the complete new content."""
+    """Write ``text`` to ``path`` so that readers only ever see the old or the complete new content.
+
+    A full disk raises ``bca.disk.DiskFull`` (one line; the old content is untouched)."""
+    try:
+        _write_atomic(path, text)
+    except OSError as err:
+        if is_disk_full(err, path.parent):
+            raise DiskFull(path) from err
+        raise
+
+
+def _stale_temps(path: Path) -> list[Path]:
+    """Temp files of earlier writes of ``path`` left by a process killed mid-write."""
+    return list(path.parent.glob(f".{path.name}.*.tmp"))
+
+
+def _write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -89,18 +108,114 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
+def strict_json(value):
+    """``value`` with every NaN/inf float replaced by None: JSON has no NaN, and other tools reject the file."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(v) for v in value]
+    return value
+
+
 def write_record(path: Path, record: dict) -> None:
-    write_atomic(path, json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
+    """Write a record atomically, as strict JSON. The caller holds the run's lock (bca.run_lock), so any other
+    temp file of this record is a leftover of a process killed mid-write: it is removed."""
+    text = json.dumps(strict_json(record), indent=2, sort_keys=True, default=str, allow_nan=False) + "\n"
+    path = Path(path)
+    stale = _stale_temps(path) if path.parent.is_dir() else []
+    write_atomic(path, text)
+    for tmp in stale:
+        tmp.unlink(missing_ok=True)
+
+
+STATUSES = ("ok", "diverged", "failed")
+_ABSENT = object()
+_NUMBER = (int, float)
+REQUIRED: tuple[tuple[str, tuple], ...] = (
+    ("run_id", (str,)),
+    ("status", (str,)),
+    ("config", (dict,)),
+    ("config.model", (dict,)),
+    ("config.model.name", (str,)),
+    ("config.method", (dict,)),
+    ("config.method.name", (str,)),
+    ("config.task", (dict,)),
+    ("config.task.name", (str,)),
+    ("config.task.max_train_samples", (int, type(None))),
+    ("config.trainer", (dict,)),
+    ("config.trainer.seed", (int,)),
+    ("config.trainer.epochs", (int,)),
+    ("config.trainer.max_steps", (int, type(None))),
+    ("params", (dict,)),
+    ("params.adapter", (int,)),
+    ("metrics", (dict, type(None))),
+    ("time", (dict, type(None))),
+    ("config.tags", (list,)),
+)
+"""Dotted path -> allowed types: what the readers (bca.tables, bca.plots, bca.reproduce) rely on. A record
+always has them (the runner writes config and params before training starts), except the OPTIONAL ones."""
+OPTIONAL = ("metrics", "time", "config.tags")  # e.g. absent from the records of runs that failed early
+
+
+def _get(record, dotted: str):
+    node = record
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return _ABSENT
+        node = node[part]
+    return node
+
+
+def _is(value, types: tuple) -> bool:
+    return isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
+
+
+def record_problems(record) -> list[str]:
+    """What is wrong with a parsed record (empty: the readers can use it). The one schema check, on read."""
+    if not isinstance(record, dict):
+        return [f"a JSON {type(record).__name__}, not an object"]
+    problems = []
+    for dotted, types in REQUIRED:
+        value = _get(record, dotted)
+        if value is _ABSENT:
+            if dotted in OPTIONAL:
+                continue
+            if "." not in dotted or isinstance(_get(record, dotted.rsplit(".", 1)[0]), dict):
+                problems.append(f"missing {dotted}")  # (under a missing or mistyped parent: that is reported)
+        elif not _is(value, types):
+            problems.append(f"{dotted} is a {type(value).__name__}, expected {'/'.join(t.__name__ for t in types)}")
+    if not problems and record["status"] not in STATUSES:
+        problems.append(f"status {record['status']!r} is not one of {', '.join(STATUSES)}")
+    if problems:
+        return problems
+    metrics, step_s = record.get("metrics"), _get(record, "time.step_s")
+    if step_s is not _ABSENT and not _is(step_s, _NUMBER):
+        problems.append(f"time.step_s is a {type(step_s).__name__}, expected a number")
+    if record["status"] == "ok":
+        name = _get(record, "metrics.metric_for_best")
+        if not isinstance(name, str):
+            return problems + ["status ok but no metrics.metric_for_best"]
+        if not _is(_get(record, f"metrics.best.eval.{name}"), _NUMBER):
+            problems.append(f"status ok but metrics.best.eval has no number for {name}")
+    epochs = (metrics or {}).get("epochs", [])
+    if not isinstance(epochs, list) or not all(
+        isinstance(e, dict) and _is(e.get("epoch"), (int,)) and isinstance(e.get("eval"), dict) for e in epochs
+    ):
+        problems.append("metrics.epochs is not a list of {epoch, eval{...}} objects")
+    return problems
 
 
 def read_record(path: Path) -> dict:
+    """Parse and check a record file; ``RecordError`` says what is wrong with a damaged one."""
     try:
         record = json.loads(Path(path).read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise RecordError(f"{path}: unreadable record ({type(err).__name__}: {err})") from err
-    missing = [k for k in ("run_id", "status", "config") if not isinstance(record, dict) or k not in record]
-    if missing:
-        raise RecordError(f"{path}: not a run record (missing {', '.join(missing)})")
+    problems = record_problems(record)
+    if problems:
+        raise RecordError(f"{path}: not a valid run record ({'; '.join(problems)})")
     return record
 
 

@@ -66,8 +66,18 @@ def main(argv=None) -> int:
     except (experiments.ExperimentError, ValueError) as err:
         print(f"[bca-reproduce] {err}", file=sys.stderr)
         return 2
+    from bca.preflight import cell_problems
+
+    checked = composed + ([c for g in plan.groups for c in g.grid] if args.tune else [])
+    problems = cell_problems(checked)  # every cell fully, before the first run (README)
+    if problems:
+        listed = "\n".join(f"  - {p}" for p in problems)
+        print(f"[bca-reproduce] invalid cells, nothing ran:\n{listed}", file=sys.stderr)
+        return 2
+    if args.tune and args.dry_run:
+        return plan.dry_run()
     if args.tune:
-        return plan.dry_run() if args.dry_run else plan.run(args.poll)
+        return _stopping(lambda: plan.run(args.poll))
     done = sum(records.finished(path) for _, _, path in composed)
     print(f"[bca-reproduce] {experiment.title}: {len(composed)} runs, {done} already finished")
     if args.dry_run:
@@ -75,7 +85,20 @@ def main(argv=None) -> int:
             state = "done" if records.finished(path) else "todo"
             print(f"  [{state}] {cell.row} / {cell.task} / seed {cell.seed}  -> {path}")
         return 0
-    return _run_all(composed)
+    return _stopping(lambda: _run_all(composed))
+
+
+def _stopping(work) -> int:
+    """Run ``work``; a full disk (every later cell would hit it too) or Ctrl-C ends the table with its code."""
+    from bca.disk import DiskFull
+
+    try:
+        return work()
+    except DiskFull as err:
+        print(f"[bca-reproduce] {err}", file=sys.stderr)
+        return 4
+    except KeyboardInterrupt:
+        return 130  # the runner has said where the record is and how to resume
 
 
 def _run_all(composed) -> int:

@@ -37,6 +37,7 @@ def cell_name(cell) -> str:
 
 def run_cell(cell, cfg, path) -> tuple[str, str | None]:
     """Run one composed cell: ("done" | "ran" | "locked" | "failed", what to report)."""
+    from bca.disk import DiskFull
     from bca.run_lock import RunLocked
     from bca.runner import run
     from bca.validate import ConfigProblems
@@ -49,6 +50,8 @@ def run_cell(cell, cfg, path) -> tuple[str, str | None]:
         return "failed", f"{cell_name(cell)}: {err}"
     except RunLocked as err:  # another bca-reproduce has this cell: take the next one
         return "locked", f"{cell_name(cell)}: {err}"
+    except DiskFull:
+        raise  # every later cell would hit it too: the command stops (exit 4)
     except Exception as err:  # recorded as failed by the runner; the table goes on
         traceback.print_exc()
         return "failed", f"{cell_name(cell)}: {type(err).__name__}: {err}"

@@ -7,6 +7,7 @@ attribute access (an OmegaConf DictConfig from Hydra, or anything alike) and ret
 from __future__ import annotations
 
 import os
+import sys
 import time
 from datetime import datetime, timezone
 
@@ -17,6 +18,7 @@ from omegaconf import OmegaConf
 
 from bca import checkpoint, records, run_lock, system, tracking
 from bca.counting import record_counts
+from bca.disk import DiskFull
 from bca.loop import fit
 from bca.methods import apply_method, optimizer_groups, split_trainable
 from bca.models import load_model
@@ -74,12 +76,22 @@ def run(cfg, force: bool = False) -> dict:
         print(f"[bca] run {rid} already finished: {path} (skipped)")
         return records.read_record(path)
     splits = prepare(cfg)  # read-only: a rejected config leaves nothing behind, not even a lock
+    _say_if_damaged(path)
     # Under accelerate launch the main process holds the lock for all ranks (RANK is set before Accelerator).
     with run_lock.hold(cfg.results_dir, rid, enabled=os.environ.get("RANK", "0") == "0"):
         if not force and records.finished(path):  # another process finished it between the check and the lock
             print(f"[bca] run {rid} finished meanwhile in another process: {path} (skipped)")
             return records.read_record(path)
         return _train(cfg, config, rid, path, force, splits)
+
+
+def _say_if_damaged(path) -> None:
+    """A record that exists but does not validate counts as not done: say so before redoing the run."""
+    if path.exists():
+        try:
+            records.read_record(path)
+        except records.RecordError as err:
+            print(f"[bca] damaged record, the run is redone and the record replaced: {err}", file=sys.stderr)
 
 
 def _train(cfg, config: dict, rid: str, path, force: bool, splits) -> dict:
@@ -118,8 +130,14 @@ def _train(cfg, config: dict, rid: str, path, force: bool, splits) -> dict:
     try:
         result = fit(accelerator, cfg, model, tokenizer, splits, groups, tracker, path)
     except BaseException as err:
-        record.update(status="failed", error={"type": type(err).__name__, "message": str(err)})
-        _finish(accelerator, record, path, t0, tracker, exit_code=1)
+        record.update(status="failed", error=failure(err), metrics=getattr(err, "partial_metrics", None))
+        try:
+            _finish(accelerator, record, path, t0, tracker, exit_code=1)
+        except Exception as write_err:  # noqa: BLE001 - e.g. the same full disk: the first error is the one to show
+            if not isinstance(write_err, DiskFull) or not isinstance(err, DiskFull):
+                print(f"[bca] the failed run's record could not be written either: {write_err}", file=sys.stderr)
+        if isinstance(err, KeyboardInterrupt) and accelerator.is_main_process:
+            print(f"[bca] {record['error']['message']}", file=sys.stderr)
         raise
     record.update(status=result.status, error=result.error, metrics=result.metrics)
     record.update(resumed_from_step=result.resumed_from_step, checkpoint=result.checkpoint)
@@ -130,6 +148,19 @@ def _train(cfg, config: dict, rid: str, path, force: bool, splits) -> dict:
     }
     _finish(accelerator, record, path, t0, tracker, exit_code=0 if result.status == "ok" else 1)
     return record
+
+
+def failure(err: BaseException) -> dict:
+    """``record["error"]`` of a run that raised: its type and a message that says what happened."""
+    message = str(err)
+    if isinstance(err, KeyboardInterrupt):
+        step = getattr(err, "partial_step", None)
+        done = len((getattr(err, "partial_metrics", None) or {}).get("epochs") or [])
+        message = (
+            f"interrupted (Ctrl-C / SIGINT){f' at step {step}' if step is not None else ''} after {done} finished "
+            "epoch(s), kept in metrics; run the same command again to resume from the last checkpoint"
+        )
+    return {"type": type(err).__name__, "message": message or repr(err)}
 
 
 def _finish(accelerator, record: dict, path, t0: float, tracker, exit_code: int) -> None:
@@ -146,7 +177,11 @@ def _finish(accelerator, record: dict, path, t0: float, tracker, exit_code: int)
                 "params/head": record["params"]["head"],
             }
         )
-        records.write_record(path, record)
+        try:
+            records.write_record(path, record)
+        except BaseException:
+            tracker.finish(1)
+            raise
         print(f"[bca] record written: {path} (status {record['status']})")
     tracker.finish(exit_code)
     accelerator.wait_for_everyone()

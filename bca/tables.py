@@ -81,7 +81,7 @@ def method_label(method: dict) -> str:
     if name == "cdd":
         return f"cdd b={method.get('block_size') or 'max'} m={method.get('num_factors', 1)}"
     key = SETTING_KEYS.get(name)
-    return f"{name} {key}={method[key]}" if key else name
+    return f"{name} {key}={method.get(key)}" if key else name
 
 
 def row_label(record: dict) -> str:

@@ -36,8 +36,18 @@ def run_name(config: dict) -> str:
     return f"{config['method']['name']}-{config['task']['name']}-{config['model']['name']}-s{config['trainer']['seed']}"
 
 
+def enabled(logger_cfg) -> bool:
+    """False for ``logger=disabled`` and when the environment turns wandb off (``WANDB_MODE=disabled``, or
+    ``WANDB_DISABLED=true``, wandb's own switches): a user who disabled wandb there expects no wandb run and no
+    ``wandb/`` folder, whatever the config's default logger says."""
+    env_off = os.environ.get("WANDB_MODE", "").lower() == "disabled" or os.environ.get(
+        "WANDB_DISABLED", ""
+    ).lower() in ("true", "1", "yes")
+    return logger_cfg.mode != "disabled" and not env_off
+
+
 def start(logger_cfg, config: dict, run_id: str, is_main: bool) -> Tracker:
-    if logger_cfg.mode == "disabled" or not is_main:
+    if not enabled(logger_cfg) or not is_main:
         return Tracker()
     import wandb
 

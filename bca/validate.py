@@ -14,8 +14,9 @@ from pathlib import Path
 import torch
 
 from bca.adapters.base import matches_target, valid_block_sizes
-from bca.models import ModelLoadError, build_meta_model, resolve_path
+from bca.models import DTYPES, ModelLoadError, build_meta_model, resolve_path
 from bca.train import SCHEDULERS
+from bca.value_checks import length_problems, path_problems, value_problems
 
 
 class ConfigProblems(ValueError):
@@ -43,8 +44,8 @@ def method_problems(model: torch.nn.Module, method_cfg) -> list[str]:
         names = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)})
         return [f"method.target_modules={targets} matches no Linear layer; Linear names here: {', '.join(names)}"]
     block = getattr(method_cfg, "block_size", None)
-    if not block:
-        return []
+    if not isinstance(block, int) or block < 1:
+        return []  # None: the method picks per layer; < 1 is reported by bca.value_checks
     bad = {n: s for n, s in layers.items() if s[0] % block or s[1] % block}
     shapes = sorted(set(bad.values()))
     return [
@@ -55,7 +56,25 @@ def method_problems(model: torch.nn.Module, method_cfg) -> list[str]:
     ]
 
 
+def _looks_local(path: str) -> bool:
+    """A filesystem path rather than a hub id (``org/name``): absolute, or starting with ``.`` or ``~``."""
+    return path.startswith(("/", ".", "~")) or os.path.isabs(path)
+
+
 def model_problems(model_cfg) -> list[str]:
+    if model_cfg.source not in ("hub", "package", "random"):
+        return []  # reported by bca.value_checks with the valid sources
+    for key in ("path", "tokenizer"):
+        value = getattr(model_cfg, key, None)
+        if not value or value.startswith("pkg://") or (key == "path" and model_cfg.source == "random"):
+            continue
+        # a package model's path is always a folder; elsewhere a local-looking value (not a hub id) must exist
+        local = _looks_local(value) or (key == "path" and model_cfg.source == "package")
+        if local and not Path(value).expanduser().exists():
+            return [
+                f"model.{key}={value}: no such folder (a local model is a folder holding config.json and the "
+                "weights; a hub id looks like org/name)"
+            ]
     try:
         path = resolve_path(model_cfg.path or model_cfg.tokenizer or "")
         if model_cfg.tokenizer:
@@ -114,13 +133,35 @@ def trainer_problems(trainer_cfg, world_size: int | None = None) -> list[str]:
     return problems
 
 
+_SHAPE_PROBLEMS: dict[str, list[str]] = {}
+"""(model, method, num_labels) -> problems: a paper table checks 100s of cells over a few (model, method) pairs."""
+
+
+def shape_problems(model_cfg, method_cfg, num_labels: int | None) -> list[str]:
+    """Block sizes and target modules against the model's real shapes (built on the meta device, memoised)."""
+    import json
+
+    from omegaconf import OmegaConf
+
+    def plain(node):
+        return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else vars(node)
+
+    key = json.dumps([plain(model_cfg), plain(method_cfg), num_labels], sort_keys=True, default=str)
+    if key not in _SHAPE_PROBLEMS:
+        try:
+            meta = build_meta_model(model_cfg, num_labels=num_labels, causal=model_cfg.causal)
+            _SHAPE_PROBLEMS[key] = method_problems(meta, method_cfg)
+        except (ValueError, KeyError) as err:
+            _SHAPE_PROBLEMS[key] = [f"model.arch cannot be built: {err}"]
+    return list(_SHAPE_PROBLEMS[key])
+
+
 def check_run(cfg, num_labels: int | None = 2) -> None:
-    """Raise ``ConfigProblems`` listing everything wrong with the model/method/trainer part of ``cfg``."""
-    problems = model_problems(cfg.model) + trainer_problems(cfg.trainer)
-    try:
-        meta = build_meta_model(cfg.model, num_labels=num_labels, causal=cfg.model.causal)
-        problems += method_problems(meta, cfg.method)
-    except (ValueError, KeyError) as err:
-        problems.append(f"model.arch cannot be built: {err}")
+    """Raise ``ConfigProblems`` listing everything wrong with the model/method/trainer part of ``cfg``, its
+    values (ranges, choices, sequence length) and where it writes (``bca.value_checks``)."""
+    problems = value_problems(cfg) + model_problems(cfg.model) + trainer_problems(cfg.trainer)
+    problems += length_problems(cfg) + path_problems(cfg)
+    if cfg.model.dtype in DTYPES:  # else reported above; building would only repeat it less clearly
+        problems += shape_problems(cfg.model, cfg.method, num_labels)
     if problems:
         raise ConfigProblems(problems)

@@ -58,14 +58,16 @@ def test_non_finite_loss_marks_the_run_diverged(tmp_path, monkeypatch):
 
 
 def test_sweep_goes_on_after_a_diverged_run(tmp_path):
-    """Hydra multirun through the real CLI: the diverged job is recorded, the next one runs, exit status 0."""
+    """Hydra multirun through the real CLI: the diverged job is recorded, the next one runs, and the command
+    exits 1 at the end (as bca-reproduce does: a run did not finish ok)."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     out = subprocess.run(
         [str(Path(sys.executable).with_name("bca-run")), "-m", *DIVERGING, "method.lr=1e20,0.2",
          "trainer.epochs=1", f"results_dir={tmp_path}"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
-    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.returncode == 1, out.stderr[-3000:]
+    assert "1 run(s) of the sweep did not finish ok" in out.stderr
     found = {r["config"]["method"]["lr"]: r for _, r in records.iter_records(records.records_dir(tmp_path))}
     assert sorted(found) == [0.2, 1e20]
     assert found[1e20]["status"] == "diverged" and found[1e20]["error"]["step"] == 2

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from sample_records import sample_record
 
 from bca import checkpoint, records
 from bca.hydra_app import compose
@@ -65,9 +66,9 @@ def start(args, cwd, **env):
 def test_kill_while_writing_a_record_leaves_the_old_one_intact(tmp_path):
     """No torch needed: a process writing over an existing record is killed half-way through."""
     path = records.record_path(tmp_path, "abc")
-    old = {"run_id": "abc", "status": "failed", "config": {}}
+    old = sample_record("abc", status="failed")
     records.write_record(path, old)
-    new = {"run_id": "abc", "status": "ok", "config": {}, "metrics": {"x": list(range(2000))}}
+    new = sample_record("abc", padding=list(range(2000)))
     code = f"from bca import records; records.write_record(records.Path({str(path)!r}), {new!r})"
     proc = subprocess.Popen([sys.executable, "-c", code], env={**ENV, records.PAUSE_IN_WRITE_ENV: "60"})
     temp = lambda: [p for p in path.parent.glob(f".{path.name}.*.tmp") if p.stat().st_size > 0]  # noqa: E731

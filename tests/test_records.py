@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from sample_records import sample_record
 
 from bca import records
 
@@ -27,12 +28,7 @@ def test_run_id_ignores_logging_and_paths_but_not_hyperparameters():
 
 def test_write_then_read_round_trip(tmp_path):
     path = records.record_path(tmp_path, "abc")
-    rec = {
-        "run_id": "abc",
-        "status": "ok",
-        "config": {"x": 1},
-        "metrics": {"best": {"eval": {"accuracy": 0.5}}},
-    }
+    rec = sample_record("abc")
     records.write_record(path, rec)
     assert records.read_record(path) == rec
     assert records.finished(path)
@@ -47,13 +43,13 @@ def test_failed_or_damaged_records_do_not_count_as_finished(tmp_path):
     with pytest.raises(records.RecordError, match="unreadable"):
         records.read_record(path)
     failed = records.record_path(tmp_path, "failed")
-    failed.write_text(json.dumps({"run_id": "failed", "status": "failed", "config": {}}))
+    failed.write_text(json.dumps(sample_record("failed", status="failed", metrics=None)))
     assert not records.finished(failed)
 
 
 def test_iter_records_reports_and_skips_damaged_files(tmp_path, capsys):
     good = records.record_path(tmp_path, "good")
-    records.write_record(good, {"run_id": "good", "status": "ok", "config": {}})
+    records.write_record(good, sample_record("good"))
     damaged = {
         "truncated": '{"run_id": "t", "status": "ok", "conf',
         "empty": "",

@@ -26,16 +26,51 @@ def _rows(items: list[dict]) -> datasets.Dataset:
     return datasets.Dataset.from_dict({c: [str(r[c]) for r in items] for c in COLUMNS})
 
 
-def _read_json(path: Path) -> list[dict]:
-    """A JSON array or JSON-lines file as a list of dicts (errors name the file and line)."""
-    text = path.read_text(encoding="utf-8")
+def _array_items(path: Path, text: str) -> list[tuple[str, object]]:
+    """The items of a JSON array, each with the line it starts on (json.loads alone would lose them)."""
+    decoder, items, space = json.JSONDecoder(), [], " \t\r\n"
+    pos, line, counted = text.index("[") + 1, 1, 0  # newlines counted incrementally: one pass over the text
+
+    def skip_space(pos: int) -> int:
+        while pos < len(text) and text[pos] in space:
+            pos += 1
+        return pos
+
+    while True:
+        pos = skip_space(pos)
+        if pos < len(text) and text[pos] == "]" and not items:
+            return items
+        line, counted = line + text.count("\n", counted, pos), pos
+        try:
+            item, pos = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as err:
+            raise TaskDataError(f"{path}:{err.lineno}: not valid JSON ({err.msg}, column {err.colno})") from None
+        items.append((f"{path}:{line}", item))
+        pos = skip_space(pos)
+        if pos < len(text) and text[pos] == ",":
+            pos += 1
+        elif pos < len(text) and text[pos] == "]":
+            return items
+        else:
+            line += text.count("\n", counted, pos)
+            raise TaskDataError(f"{path}:{line}: not valid JSON (expected ',' or ']' after an item of the array)")
+
+
+def _read_json(path: Path) -> list[tuple[str, object]]:
+    """A JSON array or JSON-lines file as ``(where, row)`` pairs, ``where`` = ``<file>:<line>``, so every later
+    problem with a row (not an object, a key missing, no answer) names the file and line to fix."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        line = path.read_bytes()[: err.start].count(b"\n") + 1
+        raise TaskDataError(f"{path}:{line}: not UTF-8 text (a binary file?); expected JSON or JSON lines") from None
     if text.lstrip().startswith("["):
-        return json.loads(text)
+        return _array_items(path, text)
     rows = []
     for n, line in enumerate(text.splitlines(), 1):
         if line.strip():
             try:
-                rows.append(json.loads(line))
+                rows.append((f"{path}:{n}", json.loads(line)))
             except json.JSONDecodeError as err:
                 raise TaskDataError(f"{path}:{n}: not JSON ({err})") from None
     return rows
@@ -56,22 +91,28 @@ def _local_file(data_dir: str, split: str, hint: str) -> Path:
     )
 
 
-def _hub(hub_path: str, hub_name: str | None, split: str, hint: str) -> list[dict]:
+def _hub(hub_path: str, hub_name: str | None, split: str, hint: str) -> list[tuple[str, dict]]:
     where = f"{hub_path}{'/' + hub_name if hub_name else ''}[{split}]"
     reason = hub_unreachable_reason()
     if reason:
         raise TaskDataError(f"cannot load {where} from the Hugging Face hub: {reason}. {hint}")
     try:
-        return list(datasets.load_dataset(hub_path, hub_name, split=split))
+        rows = datasets.load_dataset(hub_path, hub_name, split=split)
+        return [(f"{where} row {i}", row) for i, row in enumerate(rows)]
     except (ConnectionError, OSError, ValueError) as err:
         offline = " (HF_HUB_OFFLINE=1 and no cached copy)" if datasets.config.HF_HUB_OFFLINE else ""
         raise TaskDataError(f"cannot load {where} from the Hugging Face hub{offline}: {err}. {hint}") from err
 
 
-def _need(rows: list[dict], keys: tuple[str, ...], where: str) -> None:
-    missing = [k for k in keys if rows and k not in rows[0]]
-    if missing:
-        raise TaskDataError(f"{where}: rows lack keys {missing}; they have {sorted(rows[0])}")
+def _need(rows: list[tuple[str, object]], keys: tuple[str, ...]) -> list[dict]:
+    """The rows, each checked to be an object holding ``keys``; the first bad one is named by file and line."""
+    for where, row in rows:
+        if not isinstance(row, dict):
+            raise TaskDataError(f"{where}: a JSON {type(row).__name__}, expected an object with keys {list(keys)}")
+        missing = [k for k in keys if k not in row]
+        if missing:
+            raise TaskDataError(f"{where}: the row lacks keys {missing}; it has {sorted(row)}")
+    return [row for _, row in rows]
 
 
 # --- GSM8K ---------------------------------------------------------------------------------------------
@@ -93,12 +134,16 @@ def gsm8k_row(question: str, solution: str) -> dict:
 
 def load_gsm8k(split: str, data_dir: str | None = None, hub_path: str | None = None, hub_name: str | None = None, **_):
     if data_dir:
-        path = _local_file(data_dir, split, GSM8K_HINT)
-        rows, where = _read_json(path), str(path)
+        rows = _read_json(_local_file(data_dir, split, GSM8K_HINT))
     else:
-        rows, where = _hub(hub_path or "openai/gsm8k", hub_name or "main", split, GSM8K_HINT), "openai/gsm8k"
-    _need(rows, ("question", "answer"), where)
-    return _rows([gsm8k_row(r["question"], r["answer"]) for r in rows])
+        rows = _hub(hub_path or "openai/gsm8k", hub_name or "main", split, GSM8K_HINT)
+    out = []
+    for (where, _), r in zip(rows, _need(rows, ("question", "answer")), strict=True):
+        try:
+            out.append(gsm8k_row(r["question"], r["answer"]))
+        except TaskDataError as err:
+            raise TaskDataError(f"{where}: {err}") from None
+    return _rows(out)
 
 
 # --- MetaMathQA (train only) -----------------------------------------------------------------------------
@@ -107,11 +152,10 @@ def load_metamathqa(
 ):
     hint = "Pass task.data_dir=<a MetaMathQA JSON/JSONL file (query/response)>; it needs internet otherwise"
     if data_dir:
-        path = _local_file(data_dir, split, hint)
-        rows, where = _read_json(path), str(path)
+        rows = _read_json(_local_file(data_dir, split, hint))
     else:
-        rows, where = _hub(hub_path or "meta-math/MetaMathQA", hub_name, split, hint), "meta-math/MetaMathQA"
-    _need(rows, ("query", "response"), where)
+        rows = _hub(hub_path or "meta-math/MetaMathQA", hub_name, split, hint)
+    rows = _need(rows, ("query", "response"))
     # Its responses end with "The answer is: 18": the last number is the final answer.
     items = [
         {"instruction": r["query"], "input": "", "response": r["response"], "answer": extract_answer(r["response"])}
@@ -124,11 +168,10 @@ def load_metamathqa(
 def load_alpaca(split: str, data_dir: str | None = None, hub_path: str | None = None, hub_name: str | None = None, **_):
     hint = "Pass task.data_dir=<an Alpaca JSON file>, e.g. ../shared/data/instruct/alpaca_data_first200.json"
     if data_dir:
-        path = _local_file(data_dir, split, hint)
-        rows, where = _read_json(path), str(path)
+        rows = _read_json(_local_file(data_dir, split, hint))
     else:
-        rows, where = _hub(hub_path or "tatsu-lab/alpaca", hub_name, split, hint), "tatsu-lab/alpaca"
-    _need(rows, ("instruction", "output"), where)
+        rows = _hub(hub_path or "tatsu-lab/alpaca", hub_name, split, hint)
+    rows = _need(rows, ("instruction", "output"))
     return _rows(
         [{"instruction": r["instruction"], "input": r.get("input") or "", "response": r["output"], "answer": ""}
          for r in rows]

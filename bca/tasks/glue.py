@@ -104,6 +104,26 @@ def read_glue_tsv(path: Path, spec: GlueSpec) -> datasets.Dataset:
             f"GLUE file not found: {path.resolve()} ({found}). {DATA_HINT}; "
             "or leave task.data_dir unset to download nyu-mll/glue from the hub (needs internet)."
         )
+    try:
+        return _parse_glue_tsv(path, spec)
+    except UnicodeDecodeError as err:  # a binary or non-UTF-8 file: say where, not only the byte value
+        line = _line_of_byte(path, err)
+        raise TaskDataError(f"{path}:{line}: not UTF-8 text (a binary file?); expected a GLUE TSV file") from None
+    except csv.Error as err:  # e.g. a NUL byte
+        raise TaskDataError(f"{path}: not a readable TSV file ({err})") from None
+
+
+def _line_of_byte(path: Path, err: UnicodeDecodeError) -> int:
+    """The line of the first byte that is not UTF-8 (the decoder's offsets are within a chunk, not the file)."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8-sig")
+    except UnicodeDecodeError as whole:
+        return data[: whole.start].count(b"\n") + 1
+    return 1
+
+
+def _parse_glue_tsv(path: Path, spec: GlueSpec) -> datasets.Dataset:
     columns: dict[str, list] = {f"sentence{i + 1}": [] for i in range(len(spec.tsv_text))}
     labels: list = []
     skipped = 0
