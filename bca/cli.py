@@ -53,6 +53,9 @@ def run() -> None:
         if os.environ.get("RANK", "0") == "0":  # under accelerate launch, say it once
             print("[bca] invalid run configuration:\n" + "\n".join(f"  - {p}" for p in problems), file=sys.stderr)
         sys.exit(2)
+    from bca.hydra_app import searchpath_overrides
+
+    sys.argv += searchpath_overrides()  # $BCA_CONFIG_PATH: the same extra config folders as the checks above
     _run_app()
 
 

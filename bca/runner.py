@@ -51,8 +51,8 @@ def build(cfg, splits):
     return model, loaded.tokenizer
 
 
-def param_counts(model, method_name: str) -> dict:
-    split = split_trainable(model, method_name)
+def param_counts(model, method_cfg) -> dict:
+    split = split_trainable(model, method_cfg)
     total = sum(p.numel() for p in model.parameters())
     return {
         "adapter": split.adapter_count,
@@ -103,7 +103,7 @@ def _train(cfg, config: dict, rid: str, path, force: bool, splits) -> dict:
         "run_id": rid,
         "status": "running",
         "config": config,
-        "params": param_counts(model, cfg.method.name),
+        "params": param_counts(model, cfg.method),
         "versions": system.versions(),
         "git": system.git_state(),
         "started_at": now(),

@@ -61,16 +61,11 @@ class Table:
     damaged: list[str] = field(default_factory=list)
 
 
-SETTING_KEYS = {"lora": "r", "vera": "r", "fourierft": "n_frequency", "c3a": "block_size", "bca": "block_size"}
-
-
 def method_label(method: dict) -> str:
-    """A row label for records without a row tag: the method and its defining size knob."""
-    name = method["name"]
-    if name == "cdd":
-        return f"cdd b={method.get('block_size') or 'max'} m={method.get('num_factors', 1)}"
-    key = SETTING_KEYS.get(name)
-    return f"{name} {key}={method[key]}" if key else name
+    """A row label for records without a row tag: the method and its settings (its registration, bca.methods)."""
+    from bca.methods import row_label
+
+    return row_label(method)
 
 
 def row_label(record: dict) -> str:
