@@ -247,11 +247,15 @@ def apply_method(model, cfg):
     peft freezes everything but the adapter; the head (``bca.models.head_parameter_names``) is unfrozen here
     and trained at ``method.head_lr``. Returns the ``PeftModel``.
     """
+    import warnings
+
     from peft import get_peft_model
 
     from bca.models import head_parameter_names
 
-    model = get_peft_model(model, get_method(cfg).peft_config(cfg))
+    with warnings.catch_warnings():  # peft reads transformers' deprecated flag; nothing for our users to act on
+        warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
+        model = get_peft_model(model, get_method(cfg).peft_config(cfg))
     heads = set(head_parameter_names(model))
     for name, param in model.named_parameters():
         if name in heads:
