@@ -30,6 +30,7 @@ class FitResult:
     train_seconds: float
     resumed_from_step: int | None = None
     checkpoint: str | None = None
+    tokens: int = 0  # input tokens trained on, all processes (padding included)
 
 
 def classification_runtime(accelerator, cfg, splits, tokenizer):
@@ -145,5 +146,5 @@ def fit(accelerator, cfg, model, tokenizer, splits, groups, tracker, record_path
     }
     return FitResult(
         status, error, metrics, state.step, state.step_seconds, time.perf_counter() - t0, resumed_from,
-        str(checkpoints.last) if checkpoints.last else None,
+        str(checkpoints.last) if checkpoints.last else None, state.tokens * accelerator.num_processes,
     )  # fmt: skip

@@ -15,7 +15,7 @@ from accelerate import Accelerator
 from accelerate.utils import DataLoaderConfiguration, set_seed
 from omegaconf import OmegaConf
 
-from bca import checkpoint, records, run_lock, system, tracking
+from bca import checkpoint, compare, records, run_lock, system, tracking
 from bca.counting import record_counts
 from bca.loop import fit
 from bca.methods import apply_method, optimizer_groups, split_trainable
@@ -113,7 +113,8 @@ def _train(cfg, config: dict, rid: str, path, force: bool, splits) -> dict:
     record["flops"] = record_counts(model, cfg)
     groups = optimizer_groups(model, cfg.method, cfg.trainer.weight_decay)
     record["optimizer"] = {g["name"]: {"lr": g["lr"], "params": sum(p.numel() for p in g["params"])} for g in groups}
-    tracker = tracking.start(cfg.logger, config, rid, accelerator.is_main_process)
+    columns = {"compare": compare.before_training(record)}  # wandb config: compare.method, compare.adapter_params, ...
+    tracker = tracking.start(cfg.logger, {**config, **columns}, rid, accelerator.is_main_process)
     t0 = time.perf_counter()
     try:
         result = fit(accelerator, cfg, model, tokenizer, splits, groups, tracker, path)
@@ -127,6 +128,8 @@ def _train(cfg, config: dict, rid: str, path, force: bool, splits) -> dict:
         "train_s": round(result.train_seconds, 3),
         "steps": result.steps,
         "step_s": round(result.step_seconds / max(result.steps, 1), 5),
+        "tokens": result.tokens,
+        "tokens_per_s": round(result.tokens / result.step_seconds, 1) if result.step_seconds else None,
     }
     _finish(accelerator, record, path, t0, tracker, exit_code=0 if result.status == "ok" else 1)
     return record
@@ -144,6 +147,7 @@ def _finish(accelerator, record: dict, path, t0: float, tracker, exit_code: int)
                 **({"best/" + k: v for k, v in best["eval"].items()} if best else {}),
                 "params/adapter": record["params"]["adapter"],
                 "params/head": record["params"]["head"],
+                **compare.after_training(record),
             }
         )
         records.write_record(path, record)
