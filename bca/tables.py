@@ -174,6 +174,7 @@ def main(argv=None) -> int:
     parser.add_argument("--experiment", help="keep only this experiment's runs and show its published numbers")
     parser.add_argument("--out", help="write here instead of stdout")
     parser.add_argument("--plots", help="also write PNG plots (score vs params, block size, curves) to this dir")
+    parser.add_argument("--costs", action="store_true", help="also per row: params, FLOPs/token, step time, memory")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     try:
         found, damaged = find_records(Path(args.records_dir))
@@ -183,10 +184,14 @@ def main(argv=None) -> int:
         return 2
     table = build(found, exp, damaged)
     text = render(table, args.format)
+    kept = [r for r in found if exp is None or r["config"].get("experiment") == exp.name]
+    if args.costs:
+        from bca.cost_table import render_costs
+
+        text += "\n" + render_costs(table, kept, args.format)
     if args.plots:
         from bca.plots import write_all
 
-        kept = [r for r in found if exp is None or r["config"].get("experiment") == exp.name]
         for path in write_all(kept, Path(args.plots)):
             print(f"[bca-table] plot: {path}", file=sys.stderr)
     if args.out:
