@@ -133,9 +133,11 @@ def count_model(model: nn.Module, method_cfg, batch_size: int, seq_len: int) -> 
         "flops_train_step": traced.fwd + traced.bwd,
     }
     if get_method(method_cfg).flops is None:
-        return row | {k: None for k in FLOP_KEYS if k not in row} | {
-            "adapter_flops": f"not counted: {method_cfg.name} has no FLOP formula in bca.methods"
-        }
+        return (
+            row
+            | {k: None for k in FLOP_KEYS if k not in row}
+            | {"adapter_flops": f"not counted: {method_cfg.name} has no FLOP formula in bca.methods"}
+        )
     fwd = train = Cost()
     for name, layer in adapted_layers(model).items():
         cost = layer_cost(

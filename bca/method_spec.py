@@ -114,7 +114,9 @@ def peft_config_class(name: str) -> type:
             known = sorted(n for n in dir(peft) if n.endswith("Config") and n != "PeftConfig")
             close = difflib.get_close_matches(name, known, n=1)
             hint = f"; did you mean {close[0]}?" if close else ""
-            raise ValueError(f"method.peft_config={name!r} is not a config class of peft{hint} (peft has: {', '.join(known)})")
+            raise ValueError(
+                f"method.peft_config={name!r} is not a config class of peft{hint} (peft has: {', '.join(known)})"
+            )
     if not (isinstance(cls, type) and issubclass(cls, peft.PeftConfig)):
         raise ValueError(f"method.peft_config={name!r} is not a peft config class (a PeftConfig subclass)")
     return cls

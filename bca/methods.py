@@ -303,7 +303,12 @@ def optimizer_groups(model, cfg, weight_decay: float = 0.0) -> list[dict]:
     split = split_trainable(model, cfg)
     scale = get_method(cfg).lr_scale(cfg)
     groups = [
-        {"name": "adapter", "params": [p for _, p in split.adapter], "lr": cfg.lr * scale, "weight_decay": weight_decay},
+        {
+            "name": "adapter",
+            "params": [p for _, p in split.adapter],
+            "lr": cfg.lr * scale,
+            "weight_decay": weight_decay,
+        },
         {"name": "head", "params": [p for _, p in split.head], "lr": cfg.head_lr, "weight_decay": weight_decay},
     ]
     return [g for g in groups if g["params"]]

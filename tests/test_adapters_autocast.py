@@ -2,9 +2,8 @@
 
 import pytest
 import torch
-from torch import nn
-
 from reference import adapter_params, bca_layer, cdd_layer
+from torch import nn
 
 
 @pytest.mark.parametrize("make", [bca_layer, cdd_layer], ids=["bca", "cdd"])

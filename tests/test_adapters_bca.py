@@ -208,7 +208,9 @@ def test_an_added_adapter_is_frozen_until_it_is_set_active():
 
 
 def test_block_size_pattern_gives_each_layer_its_own_block_size():
-    config = BCAConfig(target_modules=["query", "up", "down"], block_size=12, block_size_pattern={"ffn.up": 6, "down": 3})
+    config = BCAConfig(
+        target_modules=["query", "up", "down"], block_size=12, block_size_pattern={"ffn.up": 6, "down": 3}
+    )
     model = peft_toy(config)
     shapes = {n: tuple(p.shape) for n, p in model.named_parameters() if p.requires_grad}
     assert shapes == {

@@ -37,9 +37,13 @@ def test_demo_experiment_end_to_end(tmp_path, capsys):
 def record(row, step_s, params, adapter_flops, status="ok"):
     return {
         "status": status,
-        "config": {"model": {"name": "m"}, "method": {"name": "lora", "r": 8},
-                   "task": {"name": "t", "max_train_samples": None}, "tags": [f"row:{row}"],
-                   "trainer": {"seed": 0, "max_steps": None, "epochs": 1}},  # fmt: skip
+        "config": {
+            "model": {"name": "m"},
+            "method": {"name": "lora", "r": 8},
+            "task": {"name": "t", "max_train_samples": None},
+            "tags": [f"row:{row}"],
+            "trainer": {"seed": 0, "max_steps": None, "epochs": 1},
+        },  # fmt: skip
         "params": {"adapter": params, "head": 10},
         "flops": {"flops_fwd_per_token": 2e6, "adapter_flops_fwd_per_token": adapter_flops}
         if adapter_flops is not None
@@ -62,4 +66,4 @@ def test_cost_table_is_the_median_of_the_finished_runs_per_row():
     assert "| a | m | 4 | 100 | 10 | 2 | 0.3 | 20 | 1,000 |" in text  # median step 0.020 s = 20 ms
     assert "| b | m | 1 | 7 | 10 | 2 | not counted | 500 | 1,000 |" in text
     assert render_costs(tables.build(found[::-1]), found[::-1], "md") == text
-    assert render_costs(table, found, "csv").splitlines()[1] == "a,m,4,100,10,2,0.3,20,"+'"1,000"'
+    assert render_costs(table, found, "csv").splitlines()[1] == "a,m,4,100,10,2,0.3,20," + '"1,000"'

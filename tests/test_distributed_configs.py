@@ -14,7 +14,6 @@ import torch
 import yaml
 from accelerate.commands.config.config_args import ClusterConfig
 from accelerate.commands.launch import launch_command_parser
-
 from peft import get_peft_model
 
 from bca.adapters import BCAConfig, CDDConfig

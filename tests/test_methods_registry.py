@@ -51,7 +51,11 @@ def test_bca_lr_scale_is_the_one_on_bca_config(monkeypatch):
         (["method=c3a"], "c3a block_size=384", "block_size=384"),
         (["method=bca"], "bca block_size=384", "block_size=384"),
         (["method=cdd"], "cdd b=max m=1", "block_size=gcd, num_factors=1"),
-        (["method=cdd", "method.block_size=64", "method.num_factors=2"], "cdd b=64 m=2", "block_size=64, num_factors=2"),
+        (
+            ["method=cdd", "method.block_size=64", "method.num_factors=2"],
+            "cdd b=64 m=2",
+            "block_size=64, num_factors=2",
+        ),
     ],
 )
 def test_row_labels_and_settings_are_the_ones_committed_tables_use(overrides, label, settings):

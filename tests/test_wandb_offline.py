@@ -62,7 +62,9 @@ def test_offline_run_holds_config_group_tags_and_summary(tmp_path):
     assert columns["adapter_params"] == 4 * 2 * 8 * 32 and columns["flops_per_token"] > 0
     assert {k: summary["compare/" + k] for k in columns} == columns
     best = record["metrics"]["best"]
-    assert summary["compare/best_metric"] == best["eval"]["accuracy"] and summary["compare/best_metric_name"] == "accuracy"
+    assert (
+        summary["compare/best_metric"] == best["eval"]["accuracy"] and summary["compare/best_metric_name"] == "accuracy"
+    )
     assert summary["compare/best_epoch"] == best["epoch"] == 1 and summary["compare/status"] == "ok"
     assert summary["compare/step_s"] == record["time"]["step_s"] > 0
     assert summary["compare/peak_rss_mb"] == record["memory"]["peak_rss_mb"] > 0

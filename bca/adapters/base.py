@@ -93,7 +93,9 @@ class CirculantConfig(PeftConfig):
                 raise ValueError(f"target_modules must be non-empty module names, got {self.target_modules!r}")
             self.target_modules = set(self.target_modules)  # peft's convention (it matches sets and regexes)
         if not isinstance(self.block_size_pattern, dict):
-            raise ValueError(f"block_size_pattern must be a dict of name -> block size, got {self.block_size_pattern!r}")
+            raise ValueError(
+                f"block_size_pattern must be a dict of name -> block size, got {self.block_size_pattern!r}"
+            )
         for key, size in self.block_size_pattern.items():
             check_positive_int(f"block_size_pattern[{key!r}]", size)
 
@@ -127,7 +129,9 @@ class CirculantConfig(PeftConfig):
             except ValueError as err:
                 problems.append(str(err))
         problems += [
-            f"block_size_pattern key {key!r} matches no target layer" for key in self.block_size_pattern if key not in used
+            f"block_size_pattern key {key!r} matches no target layer"
+            for key in self.block_size_pattern
+            if key not in used
         ]
         return problems
 

@@ -1,4 +1,4 @@
-"""Register BCA and CDD with peft, so ``get_peft_model``, ``save_pretrained`` and ``PeftModel.from_pretrained`` know them.
+"""Register BCA and CDD with peft: then get_peft_model, save_pretrained and PeftModel.from_pretrained know them.
 
 peft 0.21's ``register_peft_method`` only accepts names of its own ``PeftType`` enum, which has no BCA or CDD.
 A config whose ``peft_type`` is a plain string works everywhere peft looks a method up (peft allows str peft
@@ -33,8 +33,10 @@ def register(peft_type: str, config_cls: type, model_cls: type) -> None:
 
 
 def register_all() -> None:
-    from bca.adapters.bca import PEFT_TYPE as BCA, BCAConfig, BCAModel
-    from bca.adapters.cdd import PEFT_TYPE as CDD, CDDConfig, CDDModel
+    from bca.adapters.bca import PEFT_TYPE as BCA
+    from bca.adapters.bca import BCAConfig, BCAModel
+    from bca.adapters.cdd import PEFT_TYPE as CDD
+    from bca.adapters.cdd import CDDConfig, CDDModel
 
     register(BCA, BCAConfig, BCAModel)
     register(CDD, CDDConfig, CDDModel)
