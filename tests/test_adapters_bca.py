@@ -258,3 +258,29 @@ def test_parameters_stay_fp32_in_a_bf16_model():
     assert model.base_model.model.attn["query"].base_layer.weight.dtype == torch.bfloat16
     y = model(torch.randn(2, 12, dtype=torch.bfloat16))
     assert y.dtype == torch.bfloat16
+
+
+def test_whole_model_through_peft_matches_the_dense_reference():
+    """get_peft_model's model == the same network with W + Delta W (hand-built) in every adapted layer, forward
+    and kernel gradients."""
+    model = peft_toy(BCAConfig(target_modules=["query", "up", "down"], block_size=6, init="gaussian"))
+    inner = model.base_model.model
+    dense = Toy().double()
+    with torch.no_grad():
+        for name in ("attn.query", "ffn.up", "ffn.down"):
+            layer = inner.get_submodule(name)
+            dense.get_submodule(name).weight += dense_by_hand(kernel(layer))
+    x = torch.randn(3, 12, dtype=torch.float64)
+    y, expected = model(x), dense(x)
+    torch.testing.assert_close(y, expected, rtol=1e-10, atol=1e-10)
+    y.square().sum().backward()
+    expected.square().sum().backward()
+    for name in ("attn.query", "ffn.up", "ffn.down"):
+        # dL/dc = the dense weight gradient summed along each circulant diagonal (first-column convention)
+        grad_w = dense.get_submodule(name).weight.grad
+        k = kernel(inner.get_submodule(name))
+        m, q, p = k.shape
+        blocks = grad_w.view(m, p, q, p).permute(0, 2, 1, 3)  # (i, j, r, s)
+        r, s = torch.meshgrid(torch.arange(p), torch.arange(p), indexing="ij")
+        by_hand = torch.stack([(blocks * ((r - s) % p == t)).sum(dim=(2, 3)) for t in range(p)], dim=-1)
+        torch.testing.assert_close(k.grad, by_hand, rtol=1e-10, atol=1e-10)

@@ -185,3 +185,15 @@ def test_bf16_base_model():
     torch.testing.assert_close(y.double(), exact, rtol=2e-2, atol=5e-2)
     y.float().sum().backward()
     assert all(torch.isfinite(p.grad).all() for p in adapter_params(layer).values())
+
+
+def test_whole_model_through_peft_matches_the_dense_reference():
+    model = get_peft_model(Toy(), CDDConfig(target_modules=["query", "up", "down"], num_factors=2, init="gaussian"))
+    model = model.double()
+    inner, dense = model.base_model.model, Toy().double()
+    with torch.no_grad():
+        for name in ("attn.query", "ffn.up", "ffn.down"):
+            randomise_diagonals(inner.get_submodule(name))
+            dense.get_submodule(name).weight += dense_cdd(inner.get_submodule(name))
+    x = torch.randn(3, 12, dtype=torch.float64)
+    torch.testing.assert_close(model(x), dense(x), rtol=1e-10, atol=1e-10)
