@@ -79,6 +79,9 @@ def run() -> None:
         if os.environ.get("RANK", "0") == "0":  # under accelerate launch, say it once
             print("[bca] invalid run configuration:\n" + "\n".join(f"  - {p}" for p in problems), file=sys.stderr)
         sys.exit(EXIT_INVALID)
+    from bca.hydra_app import searchpath_overrides
+
+    sys.argv += searchpath_overrides()  # $BCA_CONFIG_PATH: the same extra config folders as the checks above
     _run_app()
     if _not_ok:  # jobs run in this process (Hydra's basic launcher) that diverged or failed
         print(f"[bca] {len(_not_ok)} run(s) of the sweep did not finish ok: {', '.join(_not_ok)}", file=sys.stderr)

@@ -31,8 +31,8 @@ import torch
 from torch import nn
 
 from bca.flop_counter import count_flops, measure_module
-from bca.flops import Cost, layer_cost, method_settings
-from bca.methods import apply_method, split_trainable
+from bca.flops import Cost
+from bca.methods import apply_method, get_method, layer_cost, settings_text, split_trainable
 from bca.models import HEAD_MODULE_NAMES, _auto_class, build_meta_model
 
 COLUMNS = (
@@ -44,7 +44,8 @@ COLUMNS = (
 """CSV columns of ``bca-count`` (and of results/complexity.csv, which adds the published counts)."""
 
 FLOP_KEYS = COLUMNS[COLUMNS.index("batch_size") :]
-"""What a run record stores under ``flops``."""
+"""What a run record stores under ``flops`` (with ``adapter_flops``: "not counted ..." for a method without a
+FLOP formula, whose adapter columns are then None)."""
 
 REL_TOL = 1e-9  # FFT counts of non-powers of two are floats: compare up to rounding
 
@@ -113,17 +114,14 @@ def layers_match(model: nn.Module, method_cfg, tokens: int, input_grad: dict[str
 
 
 def count_model(model: nn.Module, method_cfg, batch_size: int, seq_len: int, head_modules=HEAD_MODULE_NAMES) -> dict:
-    """Parameters and FLOPs of ``model`` (method already applied; best on meta) for batches of this shape."""
-    split = split_trainable(model, method_cfg.name, head_modules)
+    """Parameters and FLOPs of ``model`` (method already applied; best on meta) for batches of this shape.
+
+    A method registered without a FLOP formula gets ``None`` adapter FLOPs and an ``adapter_flops`` note; the
+    whole network is measured all the same."""
+    split = split_trainable(model, method_cfg, head_modules)
     tokens = batch_size * seq_len
     traced = trace(model, batch_size, seq_len)
-    fwd = train = Cost()
-    for name, layer in adapted_layers(model).items():
-        cost = layer_cost(
-            method_cfg, layer.base_layer.in_features, layer.base_layer.out_features, traced.input_grad[name]
-        )
-        fwd, train = fwd + cost.adapter_fwd, train + cost.adapter_train
-    return {
+    row = {
         "adapted_layers": len(traced.input_grad),
         "adapter_params": split.adapter_count,
         "head_params": split.head_count,
@@ -133,6 +131,20 @@ def count_model(model: nn.Module, method_cfg, batch_size: int, seq_len: int, hea
         "tokens": tokens,
         "flops_fwd_per_token": traced.fwd / tokens,
         "flops_train_step": traced.fwd + traced.bwd,
+    }
+    if get_method(method_cfg).flops is None:
+        return (
+            row
+            | {k: None for k in FLOP_KEYS if k not in row}
+            | {"adapter_flops": f"not counted: {method_cfg.name} has no FLOP formula in bca.methods"}
+        )
+    fwd = train = Cost()
+    for name, layer in adapted_layers(model).items():
+        cost = layer_cost(
+            method_cfg, layer.base_layer.in_features, layer.base_layer.out_features, traced.input_grad[name]
+        )
+        fwd, train = fwd + cost.adapter_fwd, train + cost.adapter_train
+    return row | {
         "adapter_flops_fwd_per_token": fwd.per_token,
         "adapter_flops_fwd_per_call": fwd.per_call,
         "adapter_flops_train_step": train.at(tokens),
@@ -148,7 +160,7 @@ def count(cfg) -> dict:
     row = {
         "model": cfg.model.name,
         "method": cfg.method.name,
-        "settings": method_settings(cfg.method),
+        "settings": settings_text(cfg.method),
         "target_modules": "+".join(cfg.method.target_modules),
     }
     return row | count_model(model, cfg.method, cfg.trainer.batch_size, sequence_length(cfg), cfg.model.head_modules)
@@ -171,13 +183,15 @@ def record_counts(model: nn.Module, cfg) -> dict:
             row = count_model(twin, cfg.method, cfg.trainer.batch_size, sequence_length(cfg), cfg.model.head_modules)
     except Exception as err:  # noqa: BLE001 - reported in the record, the run goes on
         return {"error": f"{type(err).__name__}: {err}"}
-    return {k: row[k] for k in FLOP_KEYS}
+    return {k: row[k] for k in (*FLOP_KEYS, "adapter_flops") if k in row}
 
 
 # ---- command line ------------------------------------------------------------------------------------
 
 
 def fmt(value) -> str:
+    if value is None:
+        return "-"
     if isinstance(value, float):
         return f"{value:,.0f}" if value >= 100 else f"{value:.4g}"
     return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
@@ -245,6 +259,8 @@ def main(argv: list[str]) -> int:
     print(markdown_table([row], COLUMNS[:8]))
     print()
     print(markdown_table([row], COLUMNS[8:]))
+    if "adapter_flops" in row:
+        print(f"\nadapter FLOPs {row['adapter_flops']}")
     print(
         f"\nFLOPs for one training step of {row['batch_size']} x {row['seq_len']} = {row['tokens']:,} tokens "
         "(forward + backward, no optimiser update); whole network measured, adapters analytic (bca/flops.py)."

@@ -26,6 +26,9 @@ Backward rule (what autograd does, made explicit):
 - an adapter adds the gradients w.r.t. its own parameters and w.r.t. its intermediate activations, as
   listed per method below. A training step is forward + backward; the optimiser update is not counted.
 
+Which formula a method uses is part of its registration (``bca.methods``: ``Method.flops``; a method without
+one is reported as "not counted").
+
 Costs are linear in the token count T: ``per_token * T + per_call``, where ``per_call`` is work done once
 per forward whatever T is (FourierFT's dense ΔW via a 2-D inverse DFT, the FFT of a circulant kernel).
 FLOPs are floats: FFT counts of non-powers of two are not integers.
@@ -34,7 +37,6 @@ FLOPs are floats: FFT counts of non-powers of two are not integers.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 # ---- the convention ---------------------------------------------------------------------------------
@@ -218,42 +220,3 @@ def cdd_cost(d_in: int, d_out: int, p: int, num_factors: int = 1, input_grad: bo
         f, b = block_circulant_cost(d_i, d_o, p, input_grad=True)
         fwd, bwd = fwd + f, bwd + b
     return _with_base(d_in, d_out, input_grad, fwd, bwd)
-
-
-# ---- dispatch from a method config ------------------------------------------------------------------
-
-
-def cdd_block_size(cfg, d_in: int, d_out: int) -> int:
-    """CDD's default block: the largest size dividing both dims (``block_size: null``)."""
-    return cfg.block_size or math.gcd(d_in, d_out)
-
-
-COSTS: dict[str, Callable[..., LayerCost]] = {
-    "lora": lambda cfg, i, o, g: lora_cost(i, o, cfg.r, g),
-    "vera": lambda cfg, i, o, g: vera_cost(i, o, cfg.r, g),
-    "fourierft": lambda cfg, i, o, g: fourierft_cost(i, o, g),
-    "c3a": lambda cfg, i, o, g: c3a_cost(i, o, cfg.block_size, g),
-    "bca": lambda cfg, i, o, g: bca_cost(i, o, cfg.block_size, g),
-    "cdd": lambda cfg, i, o, g: cdd_cost(i, o, cdd_block_size(cfg, i, o), cfg.num_factors, g),
-}
-
-
-def layer_cost(method_cfg, d_in: int, d_out: int, input_grad: bool = True) -> LayerCost:
-    """Analytic cost of one Linear(d_in, d_out) adapted with ``method_cfg`` (a method config object)."""
-    if method_cfg.name not in COSTS:
-        raise ValueError(f"no FLOP formula for method {method_cfg.name!r}; known: {', '.join(sorted(COSTS))}")
-    return COSTS[method_cfg.name](method_cfg, d_in, d_out, input_grad)
-
-
-def method_settings(cfg) -> str:
-    """The knobs that change counts, as a short label for tables ("r=8", "block_size=768", ...)."""
-    keys = {
-        "lora": ("r",),
-        "vera": ("r",),
-        "fourierft": ("n_frequency",),
-        "c3a": ("block_size",),
-        "bca": ("block_size",),
-        "cdd": ("block_size", "num_factors"),
-    }.get(cfg.name, ())
-    # CDD's block_size None means "per layer, the largest block dividing both dims"
-    return ", ".join(f"{k}={'gcd' if getattr(cfg, k) is None else getattr(cfg, k)}" for k in keys)

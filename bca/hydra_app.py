@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import os
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -15,6 +16,18 @@ from bca.tasks.config import TaskConfig
 CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "configs")
 """configs/ at the repo root (the suite is installed editable: `pip install -e .`)."""
 
+CONFIG_PATH_ENV = "BCA_CONFIG_PATH"
+"""Extra config folders laid out like configs/ (``<dir>/method/ia3.yaml``), separated by ``os.pathsep``: Hydra
+searches them after configs/, so a method (or model, task) is added without touching the checkout."""
+
+
+def searchpath_overrides() -> list[str]:
+    """The ``hydra.searchpath`` override for the folders in ``$BCA_CONFIG_PATH`` (none if it is unset)."""
+    dirs = [d for d in os.environ.get(CONFIG_PATH_ENV, "").split(os.pathsep) if d]
+    if not dirs:
+        return []
+    return ["hydra.searchpath=[" + ",".join(f"'file://{Path(d).resolve()}'" for d in dirs) + "]"]
+
 
 def register_schemas() -> None:
     cs = ConfigStore.instance()
@@ -23,7 +36,9 @@ def register_schemas() -> None:
     cs.store(group="schema", name="trainer", node=schema.TrainerConfig)
     cs.store(group="schema", name="logger", node=schema.LoggerConfig)
     cs.store(group="schema", name="task", node=TaskConfig)
-    for name, node in schema.METHOD_SCHEMAS.items():
+    from bca.methods import method_schemas  # one registration per method carries its schema
+
+    for name, node in method_schemas().items():
         cs.store(group="schema/method", name=name, node=node)
 
 
@@ -35,7 +50,8 @@ def composer(config_name: str = "run"):
 
     register_schemas()
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        yield lambda overrides=None: hydra_compose(config_name=config_name, overrides=list(overrides or []))
+        extra = searchpath_overrides()
+        yield lambda overrides=None: hydra_compose(config_name=config_name, overrides=[*(overrides or []), *extra])
 
 
 def compose(overrides: list[str] | None = None, config_name: str = "run"):
@@ -184,7 +200,7 @@ def _hydra_settings(lines: list[str], config_name: str) -> tuple[bool, dict]:
     from hydra import compose as hydra_compose
     from hydra.types import RunMode
 
-    cfg = hydra_compose(config_name=config_name, overrides=lines, return_hydra_config=True)
+    cfg = hydra_compose(config_name=config_name, overrides=[*lines, *searchpath_overrides()], return_hydra_config=True)
     return cfg.hydra.mode == RunMode.MULTIRUN, dict(cfg.hydra.sweeper.get("params") or {})
 
 

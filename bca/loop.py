@@ -30,6 +30,7 @@ class FitResult:
     train_seconds: float
     resumed_from_step: int | None = None
     checkpoint: str | None = None
+    tokens: int = 0  # input tokens trained on, all processes (padding included)
 
 
 def epoch_metrics(epochs: list[dict], metric_name: str) -> dict:
@@ -153,5 +154,5 @@ def fit(accelerator, cfg, model, tokenizer, splits, groups, tracker, record_path
     metrics = epoch_metrics(state.epochs, metric_name)
     return FitResult(
         status, error, metrics, state.step, state.step_seconds, time.perf_counter() - t0, resumed_from,
-        str(checkpoints.last) if checkpoints.last else None,
+        str(checkpoints.last) if checkpoints.last else None, state.tokens * accelerator.num_processes,
     )  # fmt: skip

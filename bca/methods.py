@@ -1,80 +1,71 @@
-"""One registry: method name -> how to put it on a model, and how to split its parameters for the optimiser.
+"""One registration per method: everything the suite knows about a method is in its ``Method`` entry below.
 
-Baselines are peft's own implementations (what readers trust); BCA and CDD are ours (``bca.adapters``).
-Adding a method = one ``MethodSpec`` here (or in its own module, registered with ``register``) and one
-``configs/method/<name>.yaml``. The functions take plain attribute objects (a DictConfig or a dataclass);
-nothing here imports Hydra.
+A ``Method`` carries the typed schema of ``method.*`` (Hydra rejects unknown keys and wrong types), the peft
+config it builds, how its parameters are recognised, the factor on its learning rate, its analytic FLOP
+formula (or ``None``: "not counted", which records and bca-count then say) and the settings that name a
+table row. Its default values live in ``configs/method/<name>.yaml``. Every method runs through peft:
+LoRA, VeRA, FourierFT and C3A are peft's own implementations (what readers trust); BCA and CDD are ours,
+registered with peft by ``bca.adapters``.
+
+A peft method without custom maths needs no Python at all: one ``configs/method/<name>.yaml`` naming the peft
+config class and its fields (schema ``peft``, ``bca.method_spec.config_only``; README "Adding a method").
+
+Nothing here imports torch, peft or Hydra at module level: tables and schemas read this registry cheaply.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
-import torch
+from omegaconf import MISSING
 
-from bca.models import HEAD_MODULE_NAMES, head_parameter_names
+from bca import flops
+from bca.method_spec import ConfigOnlyMethod, Method, config_only, config_problems  # noqa: F401 (re-exported)
+from bca.schema import MethodConfig
 
-
-@dataclass(frozen=True)
-class MethodSpec:
-    name: str
-    apply: Callable[[torch.nn.Module, object], torch.nn.Module]
-    """Wrap the target Linears of the model in place and freeze everything that is not the adapter."""
-    adapter_markers: tuple[str, ...]
-    """Substrings of parameter names that belong to the adapter (counted as adapter, trained with method.lr)."""
-    lr_scale: Callable[[object], float] = lambda cfg: 1.0
-    """Factor on method.lr for the adapter parameters (BCA's stable-training heuristic: 1/p)."""
+METHODS: dict[str, Method] = {}
 
 
-METHODS: dict[str, MethodSpec] = {}
-
-
-def register(spec: MethodSpec) -> MethodSpec:
-    METHODS[spec.name] = spec
-    return spec
-
-
-def get_method(name: str) -> MethodSpec:
-    if name not in METHODS:
-        raise ValueError(f"unknown method {name!r}; valid methods: {', '.join(sorted(METHODS))}")
-    return METHODS[name]
+def register(method: Method) -> Method:
+    METHODS[method.name] = method
+    return method
 
 
 def _targets(cfg) -> list[str]:
     return list(cfg.target_modules)
 
 
-def _peft(config_factory):
-    """Adapt a peft config factory into an ``apply``: inject peft's layers without wrapping the model class."""
-
-    def apply(model, cfg):
-        from peft import inject_adapter_in_model
-
-        return inject_adapter_in_model(config_factory(cfg), model)
-
-    return apply
+# ---- LoRA (peft) --------------------------------------------------------------------------------------------
 
 
-def _peft_shared(config_factory):
-    """Like ``_peft`` for methods whose layers share state kept on peft's tuner (VeRA's random A/B).
-
-    ``inject_adapter_in_model`` refuses those, so go through ``get_peft_model`` and hand back the inner
-    model: each layer holds references to the shared buffers, so the tuner wrapper is not needed to run.
-    """
-
-    def apply(model, cfg):
-        from peft import get_peft_model
-
-        return get_peft_model(model, config_factory(cfg)).base_model.model
-
-    return apply
+@dataclass
+class LoraMethod(MethodConfig):
+    r: int = 8
+    alpha: int = 8
+    dropout: float = 0.0
 
 
 def _lora(cfg):
     from peft import LoraConfig
 
     return LoraConfig(r=cfg.r, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout, target_modules=_targets(cfg))
+
+
+register(
+    Method("lora", LoraMethod, _lora, markers=("lora_",), settings=("r",),
+           flops=lambda cfg, i, o, g: flops.lora_cost(i, o, cfg.r, g))
+)  # fmt: skip
+
+
+# ---- VeRA (peft) --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class VeraMethod(MethodConfig):
+    r: int = 1024
+    dropout: float = 0.0
+    d_initial: float = 0.1
+    projection_seed: int = 0
 
 
 def _vera(cfg):
@@ -90,6 +81,22 @@ def _vera(cfg):
     )
 
 
+register(
+    Method("vera", VeraMethod, _vera, markers=("vera_lambda",), settings=("r",),
+           flops=lambda cfg, i, o, g: flops.vera_cost(i, o, cfg.r, g))
+)  # fmt: skip
+
+
+# ---- FourierFT (peft) ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class FourierFTMethod(MethodConfig):
+    n_frequency: int = 1000
+    scaling: float = 150.0
+    random_loc_seed: int = 777
+
+
 def _fourierft(cfg):
     from peft import FourierFTConfig
 
@@ -101,59 +108,165 @@ def _fourierft(cfg):
     )
 
 
+register(
+    Method("fourierft", FourierFTMethod, _fourierft, markers=("fourierft_",), settings=("n_frequency",),
+           flops=lambda cfg, i, o, g: flops.fourierft_cost(i, o, g))
+)  # fmt: skip
+
+
+# ---- C3A (peft) ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class C3AMethod(MethodConfig):
+    block_size: int = MISSING
+    init: str = "xavier_uniform"
+
+
 def _c3a(cfg):
     from peft import C3AConfig
 
     return C3AConfig(block_size=cfg.block_size, target_modules=_targets(cfg), init_weights=cfg.init)
 
 
-def _ours(config_cls_path: str, fields: tuple[str, ...]):
-    """Apply one of our adapters (imported lazily so ``bca.methods`` stays light)."""
-
-    def apply(model, cfg):
-        import importlib
-
-        from bca.adapters.inject import apply_adapter
-
-        module_name, cls_name = config_cls_path.rsplit(".", 1)
-        config_cls = getattr(importlib.import_module(module_name), cls_name)
-        kwargs = {f: getattr(cfg, f) for f in fields}
-        return apply_adapter(model, config_cls(target_modules=_targets(cfg), **kwargs))
-
-    return apply
-
-
-register(MethodSpec("lora", _peft(_lora), ("lora_",)))
-register(MethodSpec("vera", _peft_shared(_vera), ("vera_lambda",)))
-register(MethodSpec("fourierft", _peft(_fourierft), ("fourierft_",)))
-register(MethodSpec("c3a", _peft(_c3a), ("c3a_",)))
 register(
-    MethodSpec(
-        "bca",
-        _ours("bca.adapters.bca.BCAConfig", ("block_size", "init", "divide_lr_by_block_size")),
-        ("bca_",),
-        # Paper's heuristic: a circulant entry's gradient sums p dense-gradient entries, so divide its lr by p.
-        lr_scale=lambda cfg: 1.0 / cfg.block_size if cfg.divide_lr_by_block_size else 1.0,
+    Method("c3a", C3AMethod, _c3a, markers=("c3a_",), settings=("block_size",),
+           flops=lambda cfg, i, o, g: flops.c3a_cost(i, o, cfg.block_size, g))
+)  # fmt: skip
+
+
+# ---- BCA (ours, bca.adapters.bca) ---------------------------------------------------------------------------
+
+
+@dataclass
+class BCAMethod(MethodConfig):
+    block_size: int = MISSING
+    init: str = "zero"
+    divide_lr_by_block_size: bool = True  # the paper's stable-training heuristic: adapter lr / p
+
+
+def _bca(cfg):
+    from bca.adapters import BCAConfig
+
+    return BCAConfig(
+        target_modules=_targets(cfg),
+        block_size=cfg.block_size,
+        init=cfg.init,
+        divide_lr_by_block_size=cfg.divide_lr_by_block_size,
     )
-)
-register(MethodSpec("cdd", _ours("bca.adapters.cdd.CDDConfig", ("block_size", "num_factors", "init")), ("cdd_",)))
 
 
-def apply_method(model: torch.nn.Module, cfg, head_modules=HEAD_MODULE_NAMES) -> torch.nn.Module:
-    """Put method ``cfg.name`` on ``model``; adapter and head (``model.head_modules``) trainable, the rest frozen."""
-    spec = get_method(cfg.name)
-    model = spec.apply(model, cfg)
+register(
+    Method("bca", BCAMethod, _bca, markers=("bca_",), settings=("block_size",),
+           lr_scale=lambda cfg: _bca(cfg).lr_scale,  # 1/p on BCAConfig (divide_lr_by_block_size)
+           flops=lambda cfg, i, o, g: flops.bca_cost(i, o, cfg.block_size, g))
+)  # fmt: skip
+
+
+# ---- CDD (ours, bca.adapters.cdd) ---------------------------------------------------------------------------
+
+
+@dataclass
+class CDDMethod(MethodConfig):
+    block_size: int | None = None  # None: the largest size dividing both dims of each layer
+    num_factors: int = 1
+    init: str = "zero"
+
+
+def _cdd(cfg):
+    from bca.adapters import CDDConfig
+
+    return CDDConfig(
+        target_modules=_targets(cfg), block_size=cfg.block_size, num_factors=cfg.num_factors, init=cfg.init
+    )
+
+
+def _cdd_cost(cfg, d_in: int, d_out: int, input_grad: bool) -> flops.LayerCost:
+    p = _cdd(cfg).layer_block_size("", d_in, d_out)  # CDDConfig's rule for block_size=None, not a copy of it
+    return flops.cdd_cost(d_in, d_out, p, cfg.num_factors, input_grad)
+
+
+register(
+    Method("cdd", CDDMethod, _cdd, markers=("cdd_",), settings=("block_size", "num_factors"), unset="gcd",
+           label=lambda m: f"cdd b={m.get('block_size') or 'max'} m={m.get('num_factors', 1)}",
+           flops=_cdd_cost)
+)  # fmt: skip
+
+
+# ---- lookups ------------------------------------------------------------------------------------------------
+
+
+def get_method(method) -> Method:
+    """The registration of a method config (or name); a config-only method is built from its config."""
+    name = method if isinstance(method, str) else _get(method, "name")
+    if name in METHODS:
+        return METHODS[name]
+    if not isinstance(method, str) and _get(method, "peft_config"):
+        return config_only(method)
+    raise ValueError(
+        f"unknown method {name!r}; valid methods: {', '.join(sorted(METHODS))} "
+        "(or a configs/method/<name>.yaml naming a peft config class)"
+    )
+
+
+def _get(cfg, key):
+    return cfg.get(key) if isinstance(cfg, dict) else getattr(cfg, key, None)
+
+
+def method_schemas() -> dict[str, type]:
+    """Hydra schema per method (``schema/method/<name>``), plus ``peft`` for config-only methods."""
+    from bca.method_spec import PeftMethod
+
+    return {**{name: m.schema for name, m in METHODS.items()}, "peft": PeftMethod}
+
+
+def row_label(method: dict) -> str:
+    """A table row label for a record's method config: "lora r=8", "cdd b=max m=1", a config-only "ia3"."""
+    try:
+        return get_method(method).row_label(method)
+    except (ValueError, KeyError):  # a method this checkout does not know: its name is still a label
+        return str(method.get("name"))
+
+
+def settings_text(cfg) -> str:
+    """The knobs that change counts, as a short label for bca-count ("r=8", "block_size=gcd, num_factors=1")."""
+    return get_method(cfg).settings_text(cfg)
+
+
+def layer_cost(method_cfg, d_in: int, d_out: int, input_grad: bool = True) -> flops.LayerCost:
+    """Analytic cost of one Linear(d_in, d_out) adapted with ``method_cfg``; ``NotCounted`` if it has no formula."""
+    return get_method(method_cfg).layer_cost(method_cfg, d_in, d_out, input_grad)
+
+
+# ---- putting a method on a model and splitting its parameters -------------------------------------------------
+
+
+def apply_method(model, cfg, head_modules=None):
+    """``get_peft_model(model, <the method's peft config>)`` with the task head trainable as well.
+
+    peft freezes everything but the adapter; the head (``model.head_modules``; None: ``bca.models.HEAD_MODULE_NAMES``)
+    is unfrozen here and trained at ``method.head_lr``. Returns the ``PeftModel``.
+    """
+    import warnings
+
+    from peft import get_peft_model
+
+    from bca.models import head_parameter_names
+
+    with warnings.catch_warnings():  # peft reads transformers' deprecated flag; nothing for our users to act on
+        warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
+        model = get_peft_model(model, get_method(cfg).peft_config(cfg))
     heads = set(head_parameter_names(model, head_modules))
     for name, param in model.named_parameters():
-        is_adapter = any(m in name for m in spec.adapter_markers)
-        param.requires_grad = is_adapter or name in heads
+        if name in heads:
+            param.requires_grad_(True)
     return model
 
 
 @dataclass
 class ParamSplit:
-    adapter: list[tuple[str, torch.nn.Parameter]]
-    head: list[tuple[str, torch.nn.Parameter]]
+    adapter: list
+    head: list
 
     @property
     def adapter_count(self) -> int:
@@ -164,9 +277,13 @@ class ParamSplit:
         return sum(p.numel() for _, p in self.head)
 
 
-def split_trainable(model: torch.nn.Module, method_name: str, head_modules=HEAD_MODULE_NAMES) -> ParamSplit:
-    """Trainable parameters split into adapter and task head (what the papers count vs what they exclude)."""
-    spec = get_method(method_name)
+def split_trainable(model, method, head_modules=None) -> ParamSplit:
+    """Trainable parameters split into adapter and task head (what the papers count vs what they exclude).
+
+    ``method``: the method config (a name is enough for registered methods)."""
+    from bca.models import head_parameter_names
+
+    markers = get_method(method).adapter_markers(method)
     heads = set(head_parameter_names(model, head_modules))
     adapter, head = [], []
     for name, param in model.named_parameters():
@@ -174,19 +291,17 @@ def split_trainable(model: torch.nn.Module, method_name: str, head_modules=HEAD_
             continue
         if name in heads:
             head.append((name, param))
-        elif any(m in name for m in spec.adapter_markers):
+        elif any(m in name for m in markers):
             adapter.append((name, param))
         else:
             raise RuntimeError(f"trainable parameter {name!r} is neither adapter nor head: freezing is broken")
     return ParamSplit(adapter=adapter, head=head)
 
 
-def optimizer_groups(
-    model: torch.nn.Module, cfg, weight_decay: float = 0.0, head_modules=HEAD_MODULE_NAMES
-) -> list[dict]:
+def optimizer_groups(model, cfg, weight_decay: float = 0.0, head_modules=None) -> list[dict]:
     """AdamW parameter groups: adapter at ``lr * lr_scale`` (BCA: /p), head at ``head_lr``."""
-    split = split_trainable(model, cfg.name, head_modules)
-    scale = get_method(cfg.name).lr_scale(cfg)
+    split = split_trainable(model, cfg, head_modules)
+    scale = get_method(cfg).lr_scale(cfg)
     groups = [
         {
             "name": "adapter",
@@ -194,11 +309,6 @@ def optimizer_groups(
             "lr": cfg.lr * scale,
             "weight_decay": weight_decay,
         },
-        {
-            "name": "head",
-            "params": [p for _, p in split.head],
-            "lr": cfg.head_lr,
-            "weight_decay": weight_decay,
-        },
+        {"name": "head", "params": [p for _, p in split.head], "lr": cfg.head_lr, "weight_decay": weight_decay},
     ]
     return [g for g in groups if g["params"]]

@@ -134,7 +134,8 @@ def build_meta_model(cfg, num_labels: int | None = 2, causal: bool = False) -> t
         return _auto_class(causal).from_config(config, dtype=DTYPES[cfg.dtype])
 
 
-def head_parameter_names(model: torch.nn.Module, head_modules=HEAD_MODULE_NAMES) -> list[str]:
-    """Names of the task-head parameters (modules named in ``head_modules``), wherever peft nested them."""
-    heads = set(head_modules)
+def head_parameter_names(model: torch.nn.Module, head_modules=None) -> list[str]:
+    """Names of the task-head parameters (modules named in ``head_modules``, default ``HEAD_MODULE_NAMES``),
+    wherever peft nested them."""
+    heads = set(HEAD_MODULE_NAMES if head_modules is None else head_modules)
     return [name for name, _ in model.named_parameters() if heads.intersection(name.split("."))]

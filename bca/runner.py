@@ -16,7 +16,7 @@ from accelerate import Accelerator
 from accelerate.utils import DataLoaderConfiguration, set_seed
 from omegaconf import OmegaConf
 
-from bca import checkpoint, records, run_lock, system, tracking
+from bca import checkpoint, compare, records, run_lock, system, tracking
 from bca.counting import record_counts
 from bca.disk import DiskFull
 from bca.loop import fit
@@ -53,8 +53,8 @@ def build(cfg, splits):
     return model, loaded.tokenizer
 
 
-def param_counts(model, method_name: str, head_modules) -> dict:
-    split = split_trainable(model, method_name, head_modules)
+def param_counts(model, method_cfg, head_modules) -> dict:
+    split = split_trainable(model, method_cfg, head_modules)
     total = sum(p.numel() for p in model.parameters())
     return {
         "adapter": split.adapter_count,
@@ -115,7 +115,7 @@ def _train(cfg, config: dict, rid: str, path, force: bool, splits) -> dict:
         "run_id": rid,
         "status": "running",
         "config": config,
-        "params": param_counts(model, cfg.method.name, cfg.model.head_modules),
+        "params": param_counts(model, cfg.method, cfg.model.head_modules),
         "versions": system.versions(),
         "git": system.git_state(),
         "started_at": now(),
@@ -125,7 +125,8 @@ def _train(cfg, config: dict, rid: str, path, force: bool, splits) -> dict:
     record["flops"] = record_counts(model, cfg)
     groups = optimizer_groups(model, cfg.method, cfg.trainer.weight_decay, cfg.model.head_modules)
     record["optimizer"] = {g["name"]: {"lr": g["lr"], "params": sum(p.numel() for p in g["params"])} for g in groups}
-    tracker = tracking.start(cfg.logger, config, rid, accelerator.is_main_process)
+    columns = {"compare": compare.before_training(record)}  # wandb config: compare.method, compare.adapter_params, ...
+    tracker = tracking.start(cfg.logger, {**config, **columns}, rid, accelerator.is_main_process)
     t0 = time.perf_counter()
     try:
         result = fit(accelerator, cfg, model, tokenizer, splits, groups, tracker, path)
@@ -145,6 +146,8 @@ def _train(cfg, config: dict, rid: str, path, force: bool, splits) -> dict:
         "train_s": round(result.train_seconds, 3),
         "steps": result.steps,
         "step_s": round(result.step_seconds / max(result.steps, 1), 5),
+        "tokens": result.tokens,
+        "tokens_per_s": round(result.tokens / result.step_seconds, 1) if result.step_seconds else None,
     }
     _finish(accelerator, record, path, t0, tracker, exit_code=0 if result.status == "ok" else 1)
     return record
@@ -175,6 +178,7 @@ def _finish(accelerator, record: dict, path, t0: float, tracker, exit_code: int)
                 **({"best/" + k: v for k, v in best["eval"].items()} if best else {}),
                 "params/adapter": record["params"]["adapter"],
                 "params/head": record["params"]["head"],
+                **compare.after_training(record),
             }
         )
         try:

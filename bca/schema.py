@@ -1,8 +1,8 @@
 """Typed schemas for every config group: unknown keys and wrong types fail at composition, before any work.
 
 Plain dataclasses (no Hydra import): ``bca.hydra_app`` registers them in Hydra's ConfigStore and each YAML
-in ``configs/`` names its schema in its defaults list. Method knobs live on per-method schemas, so
-``method.block_size=64`` is rejected for LoRA instead of silently ignored.
+in ``configs/`` names its schema in its defaults list. Method knobs live on per-method schemas, registered with
+each method in ``bca.methods``, so ``method.block_size=64`` is rejected for LoRA instead of silently ignored.
 """
 
 from __future__ import annotations
@@ -42,58 +42,6 @@ class MethodConfig:
     target_modules: list[str] = MISSING
     lr: float = MISSING  # adapter learning rate (before any method-specific scale)
     head_lr: float = MISSING  # classifier head learning rate (ignored for causal LMs)
-
-
-@dataclass
-class LoraMethod(MethodConfig):
-    r: int = 8
-    alpha: int = 8
-    dropout: float = 0.0
-
-
-@dataclass
-class VeraMethod(MethodConfig):
-    r: int = 1024
-    dropout: float = 0.0
-    d_initial: float = 0.1
-    projection_seed: int = 0
-
-
-@dataclass
-class FourierFTMethod(MethodConfig):
-    n_frequency: int = 1000
-    scaling: float = 150.0
-    random_loc_seed: int = 777
-
-
-@dataclass
-class C3AMethod(MethodConfig):
-    block_size: int = MISSING
-    init: str = "xavier_uniform"
-
-
-@dataclass
-class BCAMethod(MethodConfig):
-    block_size: int = MISSING
-    init: str = "zero"
-    divide_lr_by_block_size: bool = True  # the paper's stable-training heuristic: adapter lr / p
-
-
-@dataclass
-class CDDMethod(MethodConfig):
-    block_size: int | None = None  # None: the largest size dividing both dims of each layer
-    num_factors: int = 1
-    init: str = "zero"
-
-
-METHOD_SCHEMAS = {
-    "lora": LoraMethod,
-    "vera": VeraMethod,
-    "fourierft": FourierFTMethod,
-    "c3a": C3AMethod,
-    "bca": BCAMethod,
-    "cdd": CDDMethod,
-}
 
 
 @dataclass

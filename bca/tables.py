@@ -72,16 +72,11 @@ class Table:
     records: list[dict] = field(default_factory=list)  # the records the cells were built from (plots read these)
 
 
-SETTING_KEYS = {"lora": "r", "vera": "r", "fourierft": "n_frequency", "c3a": "block_size", "bca": "block_size"}
-
-
 def method_label(method: dict) -> str:
-    """A row label for records without a row tag: the method and its defining size knob."""
-    name = method["name"]
-    if name == "cdd":
-        return f"cdd b={method.get('block_size') or 'max'} m={method.get('num_factors', 1)}"
-    key = SETTING_KEYS.get(name)
-    return f"{name} {key}={method.get(key)}" if key else name
+    """A row label for records without a row tag: the method and its settings (its registration, bca.methods)."""
+    from bca.methods import row_label
+
+    return row_label(method)
 
 
 def row_label(record: dict) -> str:
@@ -233,6 +228,7 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--tuning", action="store_true", help="render the tuning table (score per grid point; needs --experiment)"
     )
+    parser.add_argument("--costs", action="store_true", help="also per row: params, FLOPs/token, step time, memory")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     try:
         found, damaged = find_records(Path(args.records_dir))
@@ -251,6 +247,10 @@ def main(argv=None) -> int:
         else:
             table = build(found, exp, damaged, args.reference)
             text = render(table, args.format)
+            if args.costs:
+                from bca.cost_table import render_costs
+
+                text += "\n" + render_costs(table, table.records, args.format)
     except ValueError as err:
         print(f"[bca-table] {err}", file=sys.stderr)
         return 2

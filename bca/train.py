@@ -36,6 +36,7 @@ class TrainState:
     epoch: int = 0
     epochs: list[dict] = field(default_factory=list)
     step_seconds: float = 0.0
+    tokens: int = 0  # input tokens (padding included) of this process's training batches: throughput
     last_finite_loss: float | None = None
     batches_in_epoch: int = 0  # the data position: (micro-)batches of the current epoch already trained on
     epoch_losses: list[float] = field(default_factory=list)  # its steps' losses (the epoch's train_loss is the mean)
@@ -100,6 +101,7 @@ def train_step(
     Raises ``Diverged`` on a non-finite loss or gradient norm.
     """
     t0 = time.perf_counter()
+    state.tokens += batch["input_ids"].numel()
     with accelerator.accumulate(model):
         loss = model(**batch).loss
         # Every process must take the same decision, or one stops while the others wait in the gradient

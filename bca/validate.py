@@ -38,6 +38,11 @@ def target_linears(model: torch.nn.Module, targets) -> dict[str, tuple[int, int]
 
 
 def method_problems(model: torch.nn.Module, method_cfg) -> list[str]:
+    from bca.methods import config_problems  # the method's own peft config: unknown fields, refused values
+
+    problems = config_problems(method_cfg)
+    if problems:
+        return problems
     targets = list(method_cfg.target_modules)
     layers = target_linears(model, targets)
     if not layers:

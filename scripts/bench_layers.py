@@ -20,7 +20,7 @@ import torch
 from benchlib import command_line, markdown_table, median_ratio, or_na, peak_memory_bytes, time_rounds, write_report
 from torch import nn
 
-from bca.adapters import BCALinear, CDDLinear
+from bca.adapters import BCAConfig, CDDConfig
 
 SIZES = {768: 4096, 1024: 4096, 4096: 512}  # d -> tokens
 SMALL_P = 128  # C3A's smaller block in its paper (RoBERTa b=128, LLaMA b=128)
@@ -54,8 +54,8 @@ def build_layers(d: int, p_small: int) -> dict[str, tuple[nn.Module, int | None]
     layers["FourierFT n=1000"] = (peft_layer(base, FourierFTConfig(n_frequency=1000, target_modules=target)), None)
     for p in (d, p_small):
         layers[f"C3A p={p}"] = (peft_layer(base, C3AConfig(block_size=p, target_modules=target)), p)
-        layers[f"BCA p={p}"] = (BCALinear(base, p, init="gaussian"), p)
-        layers[f"CDD p={p}"] = (CDDLinear(base, p, init="gaussian"), p)
+        layers[f"BCA p={p}"] = (peft_layer(base, BCAConfig(target_modules=target, block_size=p, init="gaussian")), p)
+        layers[f"CDD p={p}"] = (peft_layer(base, CDDConfig(target_modules=target, block_size=p, init="gaussian")), p)
     return layers
 
 

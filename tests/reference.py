@@ -34,3 +34,21 @@ class Toy(nn.Module):
         h = self.attn["query"](x) + self.attn["key"](x) + self.attn["value"](x)
         h = h + self.ffn["down"](torch.tanh(self.ffn["up"](h)))
         return self.classifier(h)
+
+
+def bca_layer(base: nn.Linear, p: int, init: str = "zero", adapter: str = "default"):
+    """One BCALinear around ``base`` (adapter ``adapter``), as peft's tuner would build it."""
+    from bca.adapters import BCAConfig, BCALinear
+
+    return BCALinear(base, adapter, p, BCAConfig(block_size=p, init=init))
+
+
+def cdd_layer(base: nn.Linear, p: int, num_factors: int = 1, init: str = "zero", adapter: str = "default"):
+    from bca.adapters import CDDConfig, CDDLinear
+
+    return CDDLinear(base, adapter, p, CDDConfig(block_size=p, num_factors=num_factors, init=init))
+
+
+def adapter_params(module: nn.Module) -> dict[str, torch.nn.Parameter]:
+    """The adapter parameters of a tuner layer or model: everything that is not the wrapped base layer's."""
+    return {n: p for n, p in module.named_parameters() if "base_layer" not in n.split(".")}

@@ -2,16 +2,15 @@
 
 import pytest
 import torch
+from reference import adapter_params, bca_layer, cdd_layer
 from torch import nn
 
-from bca.adapters import BCALinear, CDDLinear
 
-
-@pytest.mark.parametrize("cls", [BCALinear, CDDLinear])
+@pytest.mark.parametrize("make", [bca_layer, cdd_layer], ids=["bca", "cdd"])
 @pytest.mark.parametrize("p", [32, 8])  # one block (elementwise product) and several (real GEMMs)
-def test_autocast_bf16(cls, p):
+def test_autocast_bf16(make, p):
     torch.manual_seed(0)
-    layer = cls(nn.Linear(32, 32), p, init="gaussian")
+    layer = make(nn.Linear(32, 32), p, init="gaussian")
     x = torch.randn(6, 32, requires_grad=True)
     reference = layer(x)
     assert not torch.is_autocast_enabled("cpu") and layer.can_fuse(x)
@@ -21,5 +20,5 @@ def test_autocast_bf16(cls, p):
     assert y.dtype == torch.bfloat16
     torch.testing.assert_close(y.float(), reference, rtol=5e-2, atol=0.1)
     y.float().sum().backward()
-    for _, param in layer.adapter_named_parameters():
+    for param in adapter_params(layer).values():
         assert param.grad.dtype == torch.float32 and torch.isfinite(param.grad).all()

@@ -8,10 +8,10 @@ and a scale. These tests check that mapping against peft's own layer, forward an
 
 import pytest
 import torch
-from peft import C3AConfig, inject_adapter_in_model
+from peft import C3AConfig, get_peft_model, inject_adapter_in_model
 from reference import Toy, dense_by_hand
 
-from bca.adapters import BCAConfig, apply_adapter
+from bca.adapters import BCAConfig
 
 
 def c3a_to_bca(w: torch.Tensor, d_in: int) -> torch.Tensor:
@@ -30,7 +30,7 @@ def test_peft_c3a_equals_bca_with_the_mapped_kernel(block):
     c3a = inject_adapter_in_model(
         C3AConfig(block_size=block, target_modules=targets, init_weights="gaussian"), Toy(ff=24)
     )
-    bca = apply_adapter(Toy(ff=24), BCAConfig(target_modules=targets, block_size=block))
+    bca = get_peft_model(Toy(ff=24), BCAConfig(target_modules=targets, block_size=block)).base_model.model
     c3a, bca = c3a.float(), bca.float()
     with torch.no_grad():
         for name in ("attn.query", "ffn.up"):
@@ -40,8 +40,8 @@ def test_peft_c3a_equals_bca_with_the_mapped_kernel(block):
             torch.testing.assert_close(
                 c3a_layer.get_delta_weight("default"), dense_by_hand(w, first="row") / c3a_layer.in_features
             )
-            bca_layer.bca_kernel.copy_(c3a_to_bca(w, c3a_layer.in_features))
-            torch.testing.assert_close(bca_layer.delta_weight(), c3a_layer.get_delta_weight("default"))
+            bca_layer.bca_kernel["default"].copy_(c3a_to_bca(w, c3a_layer.in_features))
+            torch.testing.assert_close(bca_layer.get_delta_weight("default"), c3a_layer.get_delta_weight("default"))
 
     x = torch.randn(3, 5, 12)
     torch.testing.assert_close(bca(x), c3a(x), rtol=1e-5, atol=1e-5)
@@ -51,6 +51,6 @@ def test_peft_c3a_equals_bca_with_the_mapped_kernel(block):
 
 def test_same_trainable_count_as_c3a():
     c3a = inject_adapter_in_model(C3AConfig(block_size=6, target_modules=["query", "up"]), Toy(ff=24))
-    bca = apply_adapter(Toy(ff=24), BCAConfig(target_modules=["query", "up"], block_size=6))
+    bca = get_peft_model(Toy(ff=24), BCAConfig(target_modules=["query", "up"], block_size=6))
     count = lambda m, key: sum(p.numel() for n, p in m.named_parameters() if key in n)
     assert count(c3a, "c3a_kernel") == count(bca, "bca_kernel") == 12 * 12 // 6 + 24 * 12 // 6

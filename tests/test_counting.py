@@ -162,11 +162,12 @@ def test_meta_counts_equal_real_counts(method):
 def test_first_adapted_layer_above_frozen_embeddings_needs_no_input_grad():
     cfg = compose(["model=tiny-roberta", "method=lora"])
     traced = counting.trace(apply_method(build_meta_model(cfg.model), cfg.method), batch_size=1, seq_len=4)
+    layer = "base_model.model.roberta.encoder.layer"
     assert traced.input_grad == {
-        "roberta.encoder.layer.0.attention.self.query": False,
-        "roberta.encoder.layer.0.attention.self.value": False,
-        "roberta.encoder.layer.1.attention.self.query": True,
-        "roberta.encoder.layer.1.attention.self.value": True,
+        f"{layer}.0.attention.self.query": False,
+        f"{layer}.0.attention.self.value": False,
+        f"{layer}.1.attention.self.query": True,
+        f"{layer}.1.attention.self.value": True,
     }
 
 

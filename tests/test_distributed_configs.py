@@ -14,10 +14,9 @@ import torch
 import yaml
 from accelerate.commands.config.config_args import ClusterConfig
 from accelerate.commands.launch import launch_command_parser
+from peft import get_peft_model
 
-from bca.adapters.bca import BCAConfig
-from bca.adapters.cdd import CDDConfig
-from bca.adapters.inject import apply_adapter
+from bca.adapters import BCAConfig, CDDConfig
 from bca.hydra_app import CONFIG_DIR
 
 ACCELERATE_CONFIGS = sorted(Path(CONFIG_DIR, "accelerate").glob("*.yaml"))
@@ -52,7 +51,7 @@ def tiny_llama(adapter: str, dtype: torch.dtype):
         config = BCAConfig(target_modules=["q_proj", "v_proj"], block_size=8, init="gaussian")
     else:
         config = CDDConfig(target_modules=["q_proj", "v_proj"], num_factors=2, init="gaussian")
-    return apply_adapter(model, config)
+    return get_peft_model(model, config).base_model.model  # the Llama model itself, its layers wrapped
 
 
 def _sharded_worker(rank: int, store: str, adapter: str, dtype: torch.dtype, out: str) -> None:

@@ -16,8 +16,9 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from bca.flop_counter import count_flops, flops_by_op, measure_module
-from bca.flops import fft_flops, layer_cost
-from bca.methods import apply_method
+from bca.flops import fft_flops
+from bca.method_spec import NotCounted
+from bca.methods import apply_method, layer_cost
 
 # ---- the convention, by hand ----------------------------------------------------------------------------
 
@@ -176,5 +177,11 @@ def test_fourierft_pays_its_2d_inverse_dft_once_per_forward():
 
 
 def test_unknown_method_lists_the_known_ones():
-    with pytest.raises(ValueError, match="known: bca, c3a, cdd"):
+    with pytest.raises(ValueError, match="valid methods: bca, c3a, cdd"):
         layer_cost(SimpleNamespace(name="dora"), 8, 8)
+
+
+def test_a_config_only_method_is_not_counted():
+    cfg = SimpleNamespace(name="ia3", peft_config="IA3Config", fields={}, target_modules=["query"], settings=[])
+    with pytest.raises(NotCounted, match="no FLOP formula for method 'ia3'"):
+        layer_cost(cfg, 8, 8)

@@ -54,8 +54,6 @@ def _cases():
 
 @pytest.mark.parametrize("method", _cases())
 def test_tiny_instruct_run_writes_a_record(method, tmp_path):
-    if method in ("bca", "cdd"):
-        pytest.importorskip("bca.adapters.inject", reason="bca.adapters is not in this tree yet")
     cfg = compose([*TINY, f"method={method}", *OVERRIDES.get(method, []), f"results_dir={tmp_path}"])
     record = run(cfg)
     on_disk = records.read_record(records.record_path(tmp_path, record["run_id"]))

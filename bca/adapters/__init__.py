@@ -1,22 +1,15 @@
-"""Our adapters (BCA, CDD) as drop-in wrappers of ``nn.Linear`` with a peft-like API."""
+"""Our adapters (BCA, CDD) as peft methods: ``get_peft_model(model, BCAConfig(...))`` and the rest of peft.
 
-from bca.adapters.base import AdapterLinear, valid_block_sizes
-from bca.adapters.bca import BCAConfig, BCALinear
-from bca.adapters.cdd import CDDConfig, CDDLinear
-from bca.adapters.inject import adapter_layers, apply_adapter, merge_adapter, unmerge_adapter
-from bca.adapters.io import load_adapter, save_adapter
+Importing this package registers them with peft (``bca.adapters.registration``), so
+``PeftModel.from_pretrained`` finds a saved BCA/CDD adapter after ``import bca.adapters`` (or
+``from bca import BCAConfig``).
+"""
 
-__all__ = [
-    "AdapterLinear",
-    "BCAConfig",
-    "BCALinear",
-    "CDDConfig",
-    "CDDLinear",
-    "adapter_layers",
-    "apply_adapter",
-    "load_adapter",
-    "merge_adapter",
-    "save_adapter",
-    "unmerge_adapter",
-    "valid_block_sizes",
-]
+from bca.adapters.base import valid_block_sizes
+from bca.adapters.bca import BCAConfig, BCALinear, BCAModel
+from bca.adapters.cdd import CDDConfig, CDDLinear, CDDModel
+from bca.adapters.registration import register_all
+
+register_all()
+
+__all__ = ["BCAConfig", "BCALinear", "BCAModel", "CDDConfig", "CDDLinear", "CDDModel", "valid_block_sizes"]

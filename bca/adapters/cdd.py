@@ -1,4 +1,4 @@
-"""CDD (circulant and diagonal vectors, arXiv 2505.00580): Delta W = D_m C_m ... D_1 C_1 D_0.
+"""CDD (circulant and diagonal vectors, arXiv 2505.00580) as a peft method: Delta W = D_m C_m ... D_1 C_1 D_0.
 
 Square layer, one factor (the paper's usual setting): Delta W = diag(a) circ(c) diag(b), 3d parameters.
 The product is applied right to left with 1-D FFTs and elementwise scalings; Delta W is never built.
@@ -15,6 +15,8 @@ keeps the number of blocks, hence of parameters and FFT work, as small as the sh
 With m > 1 factors, C_1 ... C_{m-1} are square on d_in and the last factor C_m maps d_in -> d_out, so
 every factor but the last can start as the identity. Zero init: diagonals 1, square kernels the identity
 (c = e_0), last kernel 0, hence Delta W = 0 and the first step trains C_m exactly like a BCA kernel.
+
+    model = get_peft_model(model, CDDConfig(target_modules=["query", "value"]))
 """
 
 from __future__ import annotations
@@ -25,19 +27,29 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from bca.adapters.base import AdapterLinear, check_choice, check_divides, check_positive_int, normalise_targets
-from bca.circulant_cdd import cdd_dense, cdd_matmul, cdd_matmul_before_last_diagonal, linear_cdd
+from bca.adapters.base import (
+    CirculantConfig,
+    CirculantLayer,
+    CirculantTuner,
+    check_choice,
+    check_divides,
+    check_positive_int,
+)
+from bca.circulant_cdd import cdd_dense, cdd_matmul_before_last_diagonal, linear_cdd
 
 CDD_INITS = ("zero", "gaussian")
+PEFT_TYPE = "CDD"
+
+
+def default_block_size(d_in: int, d_out: int) -> int:
+    """CDD's block size when none is given: the largest that tiles the layer, gcd(d_in, d_out) (p = d if square)."""
+    return math.gcd(d_in, d_out)
 
 
 @dataclass
-class CDDConfig:
+class CDDConfig(CirculantConfig):
     """Which Linears get a CDD adapter, and how it is shaped and initialised."""
 
-    target_modules: list[str] = field(
-        metadata={"help": "Module names to adapt: a Linear matches if its name equals or ends with '.<name>'."}
-    )
     block_size: int | None = field(
         default=None,
         metadata={"help": "p of the block-circulant factors; None: per layer, gcd(d_in, d_out) (the largest)."},
@@ -47,11 +59,9 @@ class CDDConfig:
         default="zero", metadata={"help": f"One of {CDD_INITS}; 'zero' starts at Delta W = 0 (the base model)."}
     )
 
-    adapter_type = "cdd"
-    prefix = "cdd_"
-
     def __post_init__(self) -> None:
-        self.target_modules = normalise_targets(self.target_modules)
+        super().__post_init__()
+        self.peft_type = PEFT_TYPE
         if self.block_size is not None:
             check_positive_int("block_size", self.block_size)
         check_positive_int("num_factors", self.num_factors)
@@ -61,66 +71,88 @@ class CDDConfig:
     def lr_scale(self) -> float:
         return 1.0
 
-    def layer_block_size(self, layer: nn.Linear) -> int:
-        return self.block_size or math.gcd(layer.in_features, layer.out_features)
-
-    def check_layer(self, name: str, layer: nn.Linear) -> None:
-        check_divides(self.layer_block_size(layer), layer.in_features, layer.out_features, where=f"layer {name!r}")
-
-    def wrap(self, layer: nn.Linear) -> CDDLinear:
-        return CDDLinear(layer, self.layer_block_size(layer), self.num_factors, self.init)
+    def layer_block_size(self, name: str, d_in: int, d_out: int) -> int:
+        return super().layer_block_size(name, d_in, d_out) or default_block_size(d_in, d_out)
 
 
-class CDDLinear(AdapterLinear):
-    """``y = W x + b + D_m C_m ... C_1 D_0 x`` with ``cdd_diagonals[k]`` = D_k and ``cdd_kernels[k-1]`` = C_k."""
+class CDDLayer(CirculantLayer):
+    adapter_layer_names = ("cdd_diagonals", "cdd_kernels")
+    other_param_names = ("block_size", "num_factors")
 
-    prefix = "cdd_"
-
-    def __init__(self, base_layer: nn.Linear, block_size: int, num_factors: int = 1, init: str = "zero") -> None:
+    def __init__(self, base_layer: nn.Module) -> None:
         super().__init__(base_layer)
+        self.num_factors: dict[str, int] = {}
+        # per adapter: D_0 ... D_m and C_1 ... C_m (a ParameterList each)
+        self.cdd_diagonals = nn.ModuleDict({})
+        self.cdd_kernels = nn.ModuleDict({})
+
+    def update_layer(self, adapter_name: str, block_size: int, config: CDDConfig) -> None:
         check_divides(block_size, self.in_features, self.out_features)
-        check_positive_int("num_factors", num_factors)
-        self.block_size, self.num_factors = block_size, num_factors
-        d_in, d_out, p = self.in_features, self.out_features, block_size
-        dims = [d_in] * num_factors + [d_out]  # feature count after each diagonal
-        self.cdd_diagonals = nn.ParameterList([self._new_param(d) for d in dims])
-        self.cdd_kernels = nn.ParameterList(
+        m, p = config.num_factors, block_size
+        self.block_size[adapter_name], self.num_factors[adapter_name] = p, m
+        d_in, d_out = self.in_features, self.out_features
+        dims = [d_in] * m + [d_out]  # feature count after each diagonal
+        self.cdd_diagonals[adapter_name] = nn.ParameterList([self._new_param(d) for d in dims])
+        self.cdd_kernels[adapter_name] = nn.ParameterList(
             [self._new_param(d_o // p, d_i // p, p) for d_i, d_o in zip(dims[:-1], dims[1:], strict=True)]
         )
-        self.reset_parameters(init)
+        self.reset_parameters(adapter_name, config.init)
+        self.set_adapter(self.active_adapters, inference_mode=config.inference_mode)
 
     @torch.no_grad()
-    def reset_parameters(self, init: str) -> None:
+    def reset_parameters(self, adapter_name: str, init: str) -> None:
         check_choice("init", init, CDD_INITS)
-        for diag in self.cdd_diagonals:
+        for diag in self.cdd_diagonals[adapter_name]:
             diag.fill_(1.0)
-        *square, last = self.cdd_kernels
+        *square, last = self.cdd_kernels[adapter_name]
         if init == "zero":
             for kernel in square:  # block-circulant identity: diagonal blocks circ(e_0)
                 kernel.zero_()
                 kernel.diagonal(dim1=0, dim2=1)[0].fill_(1.0)
             last.zero_()
         else:  # entries ~ N(0, 1/d_in of the factor): each factor roughly preserves the input's scale
-            for kernel in self.cdd_kernels:
+            for kernel in self.cdd_kernels[adapter_name]:
                 nn.init.normal_(kernel, std=1.0 / math.sqrt(kernel.shape[1] * kernel.shape[2]))
 
-    def adapter_forward(self, x: torch.Tensor) -> torch.Tensor:
-        return cdd_matmul(x, list(self.cdd_diagonals), list(self.cdd_kernels))
+    def get_delta_weight(self, adapter: str) -> torch.Tensor:
+        return cdd_dense(list(self.cdd_diagonals[adapter]), list(self.cdd_kernels[adapter]))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.merged and self.num_factors == 1 and self.can_fuse(x):
-            (d_in, d_out), base = self.cdd_diagonals, self.base_layer
-            return linear_cdd(x, base.weight, base.bias, d_in, self.cdd_kernels[0], d_out)
-        out = self.base_layer(x)
-        if self.merged:
-            return out
-        *diagonals, last = self.cdd_diagonals
-        z = cdd_matmul_before_last_diagonal(x, diagonals, list(self.cdd_kernels))
+    def add_adapter_output(self, out: torch.Tensor, x: torch.Tensor, adapter: str) -> torch.Tensor:
+        *diagonals, last = self.cdd_diagonals[adapter]
+        z = cdd_matmul_before_last_diagonal(x, diagonals, list(self.cdd_kernels[adapter]))
         # out += D_m z in one pass (addcmul_), instead of materialising D_m z and then adding it
         return out.addcmul_(z.to(out.dtype), last.to(out.dtype))
 
-    def delta_weight(self) -> torch.Tensor:
-        return cdd_dense(list(self.cdd_diagonals), list(self.cdd_kernels))
+    def fused_forward(self, x: torch.Tensor, adapter: str) -> torch.Tensor | None:
+        if self.num_factors[adapter] != 1:
+            return None  # the fused kernel is for diag . BC . diag; more factors chain block_circulant_matmul
+        (d_in, d_out), base = self.cdd_diagonals[adapter], self.base_layer
+        return linear_cdd(x, base.weight, base.bias, d_in, self.cdd_kernels[adapter][0], d_out)
+
+
+class CDDLinear(nn.Module, CDDLayer):
+    """``y = W x + b + sum_a D_m C_m ... C_1 D_0 x`` over the active adapters a (``cdd_diagonals[a][k]`` = D_k,
+    ``cdd_kernels[a][k-1]`` = C_k)."""
+
+    def __init__(self, base_layer: nn.Module, adapter_name: str, block_size: int, config: CDDConfig) -> None:
+        super().__init__()
+        CDDLayer.__init__(self, base_layer)
+        self._active_adapter = adapter_name
+        self.update_layer(adapter_name, block_size, config)
+
+    def forward(self, x: torch.Tensor, *args, **kwargs) -> torch.Tensor:
+        return self.circulant_forward(x, *args, **kwargs)
 
     def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, block_size={self.block_size}, num_factors={self.num_factors}"
+        return f"{self.circulant_extra_repr()}, num_factors={self.num_factors}"
+
+    def __repr__(self) -> str:
+        return "cdd." + super().__repr__()
+
+
+class CDDModel(CirculantTuner):
+    """peft tuner that puts ``CDDLinear`` layers on a model (https://arxiv.org/abs/2505.00580)."""
+
+    prefix = "cdd_"
+    tuner_layer_cls = CDDLayer
+    linear_cls = CDDLinear
