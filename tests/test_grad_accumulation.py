@@ -89,15 +89,28 @@ def test_schedulers_follow_their_formulas_after_the_same_warmup():
 
 
 def test_new_trainer_keys_at_their_defaults_keep_the_committed_record_ids():
-    """The MiniLM GLUE records were written before trainer.scheduler/grad_accum_steps existed."""
-    exp = experiments.load("minilm_glue")
-    overrides = ["task.data_dir=../shared/data/glue"]  # as in the command that made them (results_dir: no identity)
-    rows = ["LoRA r=8", "VeRA r=1024", "FourierFT n=1000", "C3A b=d", "BCA p=d", "CDD"]  # the first committed rows
-    cells = experiments.cells(exp, overrides, rows=rows, tasks=["cola", "stsb", "mrpc", "rte"])
-    composed = compose_cells(exp, cells)
-    assert len(composed) == 24
-    committed = REPO / "results" / "minilm_glue"
-    missing = [f"{c.row} / {c.task}" for c, _, p in composed if not records.record_path(committed, p.stem).exists()]
+    """The Rotten Tomatoes block-size records were written before trainer.scheduler/grad_accum_steps,
+    trainer.group_by_length, task.holdout and model.head_modules existed (MiniLM's pooler was frozen then)."""
+    committed = REPO / "results" / "bca_block_size_rt"
+    base = [
+        "method=bca",
+        "task.max_train_samples=4000",
+        "trainer.epochs=2",
+        "trainer.max_length=64",
+        "model.head_modules=[classifier,score]",
+    ]  # as in the command that made them, old head spelled out
+    exp = experiments.Experiment(
+        "bca_block_size",
+        "t",
+        "r",
+        ("rotten_tomatoes",),
+        (0,),
+        tuple(base),
+        tuple(experiments.Row(f"p={p}", (f"method.block_size={p}",), {}) for p in (16, 64, 384)),
+    )
+    composed = compose_cells(exp, experiments.cells(exp))
+    assert len(composed) == 3
+    missing = [c.row for c, _, p in composed if not records.record_path(committed, p.stem).exists()]
     assert not missing, f"committed records no longer match their configs: {missing}"
     _, cfg, path = composed[0]
     changed = OmegaConf.to_container(cfg, resolve=True)
