@@ -3,7 +3,7 @@
     .venv/bin/python scripts/bench_padding.py                 # writes results/bench_padding.{md,json}
     .venv/bin/python scripts/bench_padding.py --tasks rte --steps 4 --threads 1
 
-The batches are the ones the runner would train on (``bca.data.classification_loaders``, MiniLM's tokenizer,
+The batches are the ones the runner would train on (``bca.tasks.classification``, MiniLM's tokenizer,
 batch 32, max length 128, seed 0), one epoch of each ordering. Padding fraction = padded tokens / computed tokens
 over the whole epoch (exact). Step time = forward + backward + AdamW step of MiniLM-L6 + LoRA (the runner's build)
 on ``--steps`` batches drawn at the same epoch positions of each ordering, timed in interleaved rounds so the load
@@ -20,10 +20,10 @@ from pathlib import Path
 import torch
 from benchlib import command_line, markdown_table, time_rounds, write_report
 
-from bca.data import classification_loaders
-from bca.hydra_app import compose
+from bca.config.hydra_app import compose
 from bca.methods import apply_method, optimizer_groups
 from bca.models import load_model
+from bca.tasks.classification import classification_loaders
 from bca.tasks.registry import load_task
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"

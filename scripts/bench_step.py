@@ -20,10 +20,10 @@ from pathlib import Path
 import torch
 from benchlib import command_line, markdown_table, median_ratio, or_na, peak_memory_bytes, time_rounds, write_report
 
-from bca.data import classification_loaders
-from bca.hydra_app import compose
+from bca.config.hydra_app import compose
 from bca.methods import apply_method, optimizer_groups, split_trainable
 from bca.models import head_parameter_names, load_model
+from bca.tasks.classification import classification_loaders
 from bca.tasks.registry import load_task
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"

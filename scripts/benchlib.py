@@ -20,6 +20,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from bca.report.markdown import markdown_table  # noqa: F401 (the one markdown writer, for the bench scripts)
+
 
 def time_rounds(fns: dict[str, Callable[[], None]], rounds: int, warmup: int = 2) -> dict[str, list[float]]:
     """Seconds per call of every function, ``rounds`` interleaved rounds after ``warmup`` untimed ones."""
@@ -63,12 +65,6 @@ def peak_memory_bytes(fn: Callable[[], None]) -> int | None:
             live -= size
         peak = max(peak, live)
     return peak
-
-
-def markdown_table(header: list[str], rows: list[list]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def or_na(value: float | None, spec: str, missing: str = "n/a") -> str:

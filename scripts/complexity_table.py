@@ -16,8 +16,9 @@ from pathlib import Path
 import peft
 import torch
 
-from bca.counting import COLUMNS, append_csv, count, fmt
-from bca.hydra_app import compose
+from bca.config.hydra_app import compose
+from bca.count.counting import COLUMNS, append_csv, count, fmt
+from bca.report.markdown import markdown_table
 
 BATCH, SEQ = 32, 512
 """One training step = 32 sequences x 512 tokens (FourierFT's GLUE protocol: batch 32, max length 512)."""
@@ -199,10 +200,8 @@ def markdown(entries: list[dict]) -> str:
     )  # fmt: skip
 
     def table(cols) -> list[str]:
-        lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-        return lines + [
-            "| " + " | ".join(fmt(r.get(c, "")) if c != "match" else matches(r) for c in cols) + " |" for r in entries
-        ]
+        cells = [[fmt(r.get(c, "")) if c != "match" else matches(r) for c in cols] for r in entries]
+        return markdown_table(list(cols), cells).split("\n")
 
     return "\n".join(
         [
@@ -214,7 +213,7 @@ def markdown(entries: list[dict]) -> str:
             "(q_proj/v_proj), as in every paper table below; `head_params` is the classifier head (2 labels; "
             "none for the causal LM), never included in `adapter_params`.",
             "",
-            "FLOP convention (`bca/flops.py`): 2 per real multiply-accumulate, 8 per complex MAC, 6 per complex "
+            "FLOP convention (`bca/count/flops.py`): 2 per real multiply-accumulate, 8 per complex MAC, 6 per complex "
             "product, 5·N·log2 N per complex FFT of N points and half that for real-input/real-output FFTs; "
             "elementwise real work (scalings, norms, activations, bias) is not counted, as in torch's "
             f"FlopCounterMode. A training step is one forward + backward of {BATCH} × {SEQ} = {BATCH * SEQ:,} "

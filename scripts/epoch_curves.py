@@ -11,7 +11,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from bca import records, tables
+from bca.report import tables
+from bca.run import records
 
 
 def main(argv=None) -> int:

@@ -23,12 +23,12 @@ from pathlib import Path
 import torch
 from benchlib import command_line
 
-from bca.data import classification_loaders
-from bca.hydra_app import compose
+from bca.config.hydra_app import compose
 from bca.methods import apply_method, optimizer_groups, split_trainable
 from bca.models import load_model
+from bca.run.fit import make_scheduler
+from bca.tasks.classification import classification_loaders
 from bca.tasks.registry import load_task
-from bca.train import make_scheduler
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"
 

@@ -1,6 +1,6 @@
 """Crash injection for resume tests: the run raises right after a chosen optimiser step, before it is checkpointed."""
 
-from bca import tracking
+from bca.run import tracking
 
 
 class Crash(Exception):
@@ -24,4 +24,4 @@ def crash_at(monkeypatch, step: int) -> None:
         return tracker
 
     crash_step = step
-    monkeypatch.setattr("bca.runner.tracking.start", start_crashing)
+    monkeypatch.setattr("bca.run.runner.tracking.start", start_crashing)

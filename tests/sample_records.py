@@ -1,4 +1,4 @@
-"""The smallest record the readers accept (``bca.records.record_problems``): for tests of writing and reading."""
+"""The smallest record the readers accept (``bca.run.records.record_problems``): for tests of writing and reading."""
 
 
 def sample_record(run_id: str, status: str = "ok", **extra) -> dict:

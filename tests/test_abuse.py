@@ -20,10 +20,13 @@ import torch
 import yaml
 from sample_records import sample_record
 
-from bca import checkpoint, cli, counting, records, reproduce, tables, tracking
-from bca.experiments import merge_overrides
-from bca.hydra_app import compose
-from bca.runner import run
+from bca import cli
+from bca.cli import bca_count, bca_table
+from bca.cli import bca_reproduce as reproduce
+from bca.config.hydra_app import compose
+from bca.paper.experiments import merge_overrides
+from bca.run import checkpoint, records, tracking
+from bca.run.runner import run
 
 WORDS = "the a cat dog sat ran on under mat house tree red blue big small quickly slowly".split()
 
@@ -218,7 +221,7 @@ COUNT_CASES = [
 
 @pytest.mark.parametrize("argv,words", [c[1:] for c in COUNT_CASES], ids=[c[0] for c in COUNT_CASES])
 def test_bca_count_reports_one_line_per_problem(argv, words, tmp_path, capsys):
-    assert counting.main([*argv, f"results_dir={tmp_path}"]) == 2
+    assert bca_count.main([*argv, f"results_dir={tmp_path}"]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and err.startswith("[bca-count] invalid configuration:")
     one_line_with(err, *words)
@@ -255,7 +258,7 @@ def test_damaged_record_is_reported_skipped_and_not_done(damage, words, tmp_path
     assert records.finished(bad)  # control: undamaged, it counts as done
     bad.write_text(json.dumps(damage(sample_record("bad"))))
     assert not records.finished(bad)  # what bca-reproduce and the runner ask: a damaged record is not done
-    assert tables.main([str(tmp_path), "--format", "md", "--plots", str(tmp_path / "plots")]) == 0
+    assert bca_table.main([str(tmp_path), "--format", "md", "--plots", str(tmp_path / "plots")]) == 0
     out = capsys.readouterr()
     one_line_with(out.err, "skipping damaged record", str(bad), words)
     assert "| 50.00 |" in out.out and "skipped 1 damaged record" in out.out  # the table, built from the good one
@@ -364,7 +367,7 @@ def interrupt_at(monkeypatch, step: int, error: BaseException) -> None:
         return tracker
 
     at = step
-    monkeypatch.setattr("bca.runner.tracking.start", start_raising)
+    monkeypatch.setattr("bca.run.runner.tracking.start", start_raising)
 
 
 def _truncate(path: Path) -> None:

@@ -7,9 +7,9 @@ finite training loss, and an invalid block size caught before any training.
 
 import pytest
 
-from bca import records
-from bca.hydra_app import compose
-from bca.runner import run
+from bca.config.hydra_app import compose
+from bca.run import records
+from bca.run.runner import run
 
 TINY = [
     "model=tiny-roberta",
@@ -56,7 +56,7 @@ def test_tiny_run_writes_a_valid_record(case, tmp_path):
 
 
 def test_invalid_block_size_is_reported_before_training(tmp_path):
-    from bca.validate import ConfigProblems
+    from bca.config.validate import ConfigProblems
 
     cfg = compose([*TINY, "method=bca", "method.block_size=5", f"results_dir={tmp_path}"])
     with pytest.raises(ConfigProblems, match=r"valid block sizes: \[1, 2, 4, 8, 16, 32\]"):

@@ -4,8 +4,8 @@ import pytest
 import torch
 from reference import dense_by_hand
 
-from bca.circulant import block_circulant_dense, block_circulant_matmul, linear_block_circulant
-from bca.circulant_cdd import cdd_dense, cdd_matmul, linear_cdd
+from bca.adapters.kernels.circulant import block_circulant_dense, block_circulant_matmul, linear_block_circulant
+from bca.adapters.kernels.circulant_cdd import cdd_dense, cdd_matmul, linear_cdd
 
 # (d_out, d_in, p): square, non-square both ways, one block, many blocks, odd and even p, p = 1
 SHAPES = [(12, 12, 12), (12, 12, 4), (6, 15, 3), (20, 8, 4), (10, 10, 5), (7, 14, 7), (4, 4, 1), (16, 24, 8)]
@@ -52,7 +52,7 @@ def test_forward_and_gradients_match_the_dense_matrix(d_out, d_in, p):
 
 def test_one_block_over_many_token_chunks():
     """p = d with enough tokens that the single-block path runs in several cache-sized chunks."""
-    from bca.circulant import _token_chunks
+    from bca.adapters.kernels.circulant import _token_chunks
 
     p, tokens = 512, 1100
     assert len(_token_chunks(tokens, p // 2 + 1)) >= 3

@@ -7,10 +7,13 @@ FLOPs reported as not counted instead of an error.
 
 import pytest
 
-from bca import records, tables
-from bca.hydra_app import CONFIG_PATH_ENV, command_line_jobs, compose
-from bca.runner import run
-from bca.validate import ConfigProblems
+from bca.cli import bca_count
+from bca.config.hydra_app import CONFIG_PATH_ENV, compose
+from bca.config.hydra_overrides import command_line_jobs
+from bca.config.validate import ConfigProblems
+from bca.report import tables
+from bca.run import records
+from bca.run.runner import run
 
 IA3_YAML = """\
 # IA3 (peft): learned scaling vectors on the targeted projections.
@@ -99,9 +102,7 @@ def test_without_the_folder_the_method_does_not_exist(monkeypatch):
 
 
 def test_bca_count_says_not_counted(config_dir, capsys):
-    from bca import counting
-
-    assert counting.main(["model=tiny-roberta", "method=ia3", "trainer.batch_size=2", "trainer.max_length=8",
+    assert bca_count.main(["model=tiny-roberta", "method=ia3", "trainer.batch_size=2", "trainer.max_length=8",
                           "--no-csv"]) == 0  # fmt: skip
     out = capsys.readouterr().out
     assert "| tiny-roberta | ia3 |" in out and "adapter FLOPs not counted" in out

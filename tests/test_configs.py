@@ -7,7 +7,7 @@ from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 from omegaconf.errors import ConfigKeyError, ValidationError
 
-from bca.hydra_app import CONFIG_DIR, compose
+from bca.config.hydra_app import CONFIG_DIR, compose
 
 GROUPS = {
     g: sorted(p.stem for p in (Path(CONFIG_DIR) / g).glob("*.yaml"))

@@ -18,8 +18,9 @@ import pytest
 import torch
 from transformers import AutoModel
 
-from bca import counting
-from bca.hydra_app import compose
+from bca.cli import bca_count
+from bca.config.hydra_app import compose
+from bca.count import counting
 from bca.methods import apply_method, split_trainable
 from bca.models import _arch_config, build_meta_model, load_model
 
@@ -95,7 +96,7 @@ def test_llama2_7b_on_meta_allocates_no_memory():
     script = textwrap.dedent(
         """
         import json, resource, torch
-        from bca.hydra_app import compose
+        from bca.config.hydra_app import compose
         from bca.methods import apply_method, split_trainable
         from bca.models import build_meta_model
         cfg = compose(["model=llama2-7b", "method=bca"])
@@ -177,8 +178,8 @@ def test_first_adapted_layer_above_frozen_embeddings_needs_no_input_grad():
 def test_bca_count_prints_a_table_and_appends_csv_rows(tmp_path, capsys):
     path = tmp_path / "counts.csv"
     argv = ["model=tiny-roberta", "method=bca", "trainer.batch_size=2", "trainer.max_length=8", "--csv", str(path)]
-    assert counting.main(argv) == 0
-    assert counting.main([*argv[:-2], "method.block_size=8", "--csv", str(path)]) == 0
+    assert bca_count.main(argv) == 0
+    assert bca_count.main([*argv[:-2], "method.block_size=8", "--csv", str(path)]) == 0
     out = capsys.readouterr().out
     assert "| tiny-roberta | bca | block_size=32 |" in out and "2 x 8 = 16 tokens" in out
     with path.open() as f:
@@ -189,12 +190,12 @@ def test_bca_count_prints_a_table_and_appends_csv_rows(tmp_path, capsys):
 
 
 def test_bca_count_rejects_a_block_size_that_does_not_divide(capsys):
-    assert counting.main(["model=tiny-roberta", "method=bca", "method.block_size=5", "--no-csv"]) == 2
+    assert bca_count.main(["model=tiny-roberta", "method=bca", "method.block_size=5", "--no-csv"]) == 2
     assert "valid block sizes" in capsys.readouterr().err
 
 
 def test_run_record_carries_the_counts(tmp_path):
-    from bca.runner import run
+    from bca.run.runner import run
 
     cfg = compose(
         [

@@ -4,8 +4,10 @@ with the costs and plots; and the cost table against a hand computation."""
 import re
 from pathlib import Path
 
-from bca import reproduce, tables
-from bca.cost_table import render_costs
+from bca.cli import bca_reproduce as reproduce
+from bca.cli import bca_table
+from bca.report import tables
+from bca.report.cost_table import render_costs
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["model=tiny-roberta", "task.max_train_samples=16", "task.max_eval_samples=8", "trainer.batch_size=8",
@@ -21,7 +23,7 @@ def test_demo_experiment_end_to_end(tmp_path, capsys):
     results = tmp_path / "runs"
     assert reproduce.main(["demo_rt", *TINY, f"results_dir={results}", "trainer.progress=false"]) == 0
     capsys.readouterr()
-    assert tables.main([str(results), "--experiment", "demo_rt", "--costs", "--plots", str(tmp_path / "plots")]) == 0
+    assert bca_table.main([str(results), "--experiment", "demo_rt", "--costs", "--plots", str(tmp_path / "plots")]) == 0
     captured = capsys.readouterr()
     out = captured.out
     for label in ("LoRA r=8", "C3A b=d", "BCA p=d"):

@@ -17,7 +17,7 @@ from accelerate.commands.launch import launch_command_parser
 from peft import get_peft_model
 
 from bca.adapters import BCAConfig, CDDConfig
-from bca.hydra_app import CONFIG_DIR
+from bca.config.hydra_app import CONFIG_DIR
 
 ACCELERATE_CONFIGS = sorted(Path(CONFIG_DIR, "accelerate").glob("*.yaml"))
 

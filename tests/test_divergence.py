@@ -11,9 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bca import records, tracking
-from bca.hydra_app import compose
-from bca.runner import run
+from bca.config.hydra_app import compose
+from bca.run import records, tracking
+from bca.run.runner import run
 
 DIVERGING = [
     "model=tiny-roberta",
@@ -41,7 +41,7 @@ def test_non_finite_loss_marks_the_run_diverged(tmp_path, monkeypatch):
         tracker.log = lambda values, step=None: (logged.setdefault(step, values), log(values, step=step))
         return tracker
 
-    monkeypatch.setattr("bca.runner.tracking.start", recording_start)
+    monkeypatch.setattr("bca.run.runner.tracking.start", recording_start)
     cfg = compose([*DIVERGING, f"results_dir={tmp_path}"])
     record = run(cfg)
     assert cfg.method.block_size == 32 and record["optimizer"]["adapter"]["lr"] == 1e20  # no 1/p

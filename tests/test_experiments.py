@@ -2,8 +2,8 @@
 
 import pytest
 
-from bca import experiments
-from bca.reproduce import compose_cells
+from bca.paper import experiments
+from bca.paper.reproduce_cells import compose_cells
 
 # The papers' own avg columns (../shared/papers.md): an independent check on the transcribed numbers.
 PUBLISHED_AVG = {

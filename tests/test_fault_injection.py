@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from sample_records import sample_record
 
-from bca import checkpoint, records
-from bca.hydra_app import compose
-from bca.runner import run
+from bca.config.hydra_app import compose
+from bca.run import checkpoint, records
+from bca.run.runner import run
 
 ENV = {
     **os.environ,

@@ -1,4 +1,4 @@
-"""Analytic FLOPs (bca.flops) == measured FLOPs (bca.flop_counter) on small real layers, for every method.
+"""Analytic FLOPs (bca.count.flops) == measured FLOPs (bca.count.flop_counter) on small real layers, for every method.
 
 The measured side runs the real implementation (peft's layers, ours) under torch's FlopCounterMode with our
 FFT/complex formulas; the analytic side is a closed form per method. They share only the convention (what a
@@ -15,10 +15,10 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from bca.flop_counter import count_flops, flops_by_op, measure_module
-from bca.flops import fft_flops
-from bca.method_spec import NotCounted
+from bca.count.flop_counter import count_flops, flops_by_op, measure_module
+from bca.count.flops import fft_flops
 from bca.methods import apply_method, layer_cost
+from bca.methods.spec import NotCounted
 
 # ---- the convention, by hand ----------------------------------------------------------------------------
 
@@ -43,7 +43,9 @@ def test_complex_matmul_is_eight_flops_per_mac_where_torch_counts_two():
 def test_complex_elementwise_product_is_six_flops_and_real_scalings_are_free():
     z, w = torch.randn(4, 9, dtype=torch.complex64), torch.randn(4, 9, dtype=torch.complex64)
     assert count_flops(lambda: z * w) == 6 * 4 * 9
-    assert count_flops(lambda: z.clone().mul_(w)) == 6 * 4 * 9  # in place, as bca.circulant reuses spectra
+    assert (
+        count_flops(lambda: z.clone().mul_(w)) == 6 * 4 * 9
+    )  # in place, as bca.adapters.kernels.circulant reuses spectra
     assert count_flops(lambda: z * 2.0) == 0
     assert count_flops(lambda: torch.randn(4, 9) * torch.randn(4, 9)) == 0
 
@@ -112,7 +114,8 @@ def test_analytic_equals_measured(method, d_in, d_out, input_grad):
 
 
 def test_one_block_bca_is_an_elementwise_product_and_several_blocks_a_real_gemm():
-    """The two code paths of bca.circulant have different mixing costs; check the formula picks the right one."""
+    """The two code paths of the BCA kernel (bca.adapters.kernels.circulant) have different mixing costs:
+    check the formula picks the right one."""
     tokens, d = 10, 32
     one = layer_cost(method_cfg(METHODS["bca p=8"] | {"block_size": 32}), d, d)
     four = layer_cost(method_cfg(METHODS["bca p=8"] | {"block_size": 8}), d, d)
@@ -153,16 +156,16 @@ def test_several_blocks_mix_with_a_real_bmm_and_backward_reuses_the_input_spectr
 def test_one_block_count_does_not_depend_on_the_token_chunks(monkeypatch):
     """The one-block path loops over cache-sized token chunks: enough tokens for several chunks must cost what
     one chunk of all tokens costs, and what the analytic formula says."""
-    import bca.circulant
+    import bca.adapters.kernels.circulant
 
     d, tokens = 512, 1100
-    assert len(bca.circulant._token_chunks(tokens, d // 2 + 1)) >= 3
+    assert len(bca.adapters.kernels.circulant._token_chunks(tokens, d // 2 + 1)) >= 3
     cfg = method_cfg(METHODS["bca p=8"] | {"block_size": d})
     torch.manual_seed(0)
     model = apply_method(OneLayer(d, d), cfg)
     x = torch.randn(tokens, d, requires_grad=True)
     chunked = measure_module(model, x)
-    monkeypatch.setattr(bca.circulant, "_token_chunks", lambda t, f: [slice(0, t)])
+    monkeypatch.setattr(bca.adapters.kernels.circulant, "_token_chunks", lambda t, f: [slice(0, t)])
     whole = measure_module(model, x)
     assert chunked == whole
     cost = layer_cost(cfg, d, d)

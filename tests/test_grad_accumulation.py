@@ -13,11 +13,12 @@ import torch
 from crashes import Crash, crash_at
 from omegaconf import OmegaConf
 
-from bca import experiments, records
-from bca.hydra_app import compose
-from bca.reproduce import compose_cells
-from bca.runner import run
-from bca.train import loss_scale, make_scheduler, total_steps
+from bca.config.hydra_app import compose
+from bca.paper import experiments
+from bca.paper.reproduce_cells import compose_cells
+from bca.run import records
+from bca.run.fit import loss_scale, make_scheduler, total_steps
+from bca.run.runner import run
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = [

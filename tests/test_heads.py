@@ -8,10 +8,11 @@ classifier.dense (d x d) + classifier.out_proj (d x labels); a BERT-family head 
 import pytest
 from omegaconf import OmegaConf
 
-from bca import counting, records
-from bca.hydra_app import compose
+from bca.config.hydra_app import compose
+from bca.count import counting
 from bca.methods import apply_method, split_trainable
 from bca.models import build_meta_model, load_model
+from bca.run import records
 
 
 def linear(d_in, d_out):

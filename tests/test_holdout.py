@@ -6,7 +6,7 @@ import datasets
 import numpy as np
 import pytest
 
-from bca.hydra_app import compose
+from bca.config.hydra_app import compose
 from bca.tasks.base import TaskDataError
 from bca.tasks.holdout import split_indices
 from bca.tasks.registry import load_task

@@ -5,7 +5,7 @@ import json
 import pytest
 from conftest import SHARED_DATA
 
-from bca.instruct.answers import extract_answer, is_correct, normalise_number
+from bca.tasks.instruct.answers import extract_answer, is_correct, normalise_number
 
 
 @pytest.fixture(scope="module")

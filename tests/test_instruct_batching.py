@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from bca.instruct.batching import CausalCollator, LengthBucketBatchSampler, padded_tokens
-from bca.instruct.prompts import IGNORE_INDEX
+from bca.tasks.instruct.batching import CausalCollator, LengthBucketBatchSampler, padded_tokens
+from bca.tasks.instruct.prompts import IGNORE_INDEX
 
 
 def lengths(n=2000, seed=0):

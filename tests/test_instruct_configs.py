@@ -4,9 +4,9 @@ import importlib.util
 
 import pytest
 
-from bca.hydra_app import compose
+from bca.config.hydra_app import compose
+from bca.config.validate import ConfigProblems, check_run, target_linears
 from bca.models import build_meta_model
-from bca.validate import ConfigProblems, check_run, target_linears
 
 ALL_LINEAR = "model.target_modules=[q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj]"
 

@@ -9,9 +9,10 @@ import math
 
 import pytest
 
-from bca import records, tables
-from bca.hydra_app import compose
-from bca.runner import run
+from bca.config.hydra_app import compose
+from bca.report import tables
+from bca.run import records
+from bca.run.runner import run
 
 TINY = [
     "model=tiny-llama",
@@ -83,9 +84,9 @@ def test_smollm2_gguf_loads_and_does_arithmetic():
     import datasets
     from accelerate import Accelerator
 
-    from bca.instruct.prompts import PromptFormat
-    from bca.instruct.runtime import GenerationEval
     from bca.models import ModelLoadError, load_model
+    from bca.tasks.instruct.prompts import PromptFormat
+    from bca.tasks.instruct.runtime import GenerationEval
 
     cfg = compose(["model=smollm2-135m"])
     try:

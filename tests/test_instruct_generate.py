@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from bca.hydra_app import compose
-from bca.instruct.generate import greedy_generate, left_pad
+from bca.config.hydra_app import compose
 from bca.models import load_model
+from bca.tasks.instruct.generate import greedy_generate, left_pad
 
 PROMPTS = [[101, 2054, 2003, 1016, 1009, 1017, 1029], [101, 7592], [101, 2129, 2116, 6207, 2515, 2002, 2031, 2197, 102]]
 NEW = 6

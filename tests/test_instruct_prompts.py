@@ -8,10 +8,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from bca.hydra_app import compose
-from bca.instruct.batching import CausalCollator
-from bca.instruct.prompts import ALPACA, IGNORE_INDEX, PromptFormat, end_token_id
+from bca.config.hydra_app import compose
 from bca.models import load_model, load_tokenizer
+from bca.tasks.instruct.batching import CausalCollator
+from bca.tasks.instruct.prompts import ALPACA, IGNORE_INDEX, PromptFormat, end_token_id
 
 EXAMPLES = [
     ("Tom has 3 apples and buys 4 more. How many apples does he have?", "3 + 4 = 7\n#### 7"),

@@ -5,8 +5,8 @@ import json
 import pytest
 from conftest import SHARED_DATA
 
-from bca.hydra_app import compose
-from bca.instruct.sources import COLUMNS
+from bca.config.hydra_app import compose
+from bca.tasks.instruct.sources import COLUMNS
 from bca.tasks.registry import TaskDataError, load_task
 
 

@@ -4,13 +4,13 @@ import datasets
 import pytest
 from crashes import Crash, crash_at
 
-from bca import records
-from bca.data import classification_loaders
-from bca.hydra_app import compose
+from bca.config.hydra_app import compose
 from bca.models import load_tokenizer
-from bca.runner import run
+from bca.run import records
+from bca.run.runner import run
 from bca.tasks.base import TaskSplits
 from bca.tasks.batching import padded_tokens
+from bca.tasks.classification import classification_loaders
 
 
 def splits(n=96):

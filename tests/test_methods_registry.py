@@ -8,7 +8,7 @@ from omegaconf import OmegaConf
 from peft import PeftModel
 
 from bca import methods
-from bca.hydra_app import CONFIG_DIR, compose
+from bca.config.hydra_app import CONFIG_DIR, compose
 from bca.methods import apply_method, optimizer_groups
 from bca.models import build_meta_model
 

@@ -5,8 +5,8 @@ import pytest
 from scipy.stats import pearsonr, spearmanr
 from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 
-from bca.metrics import GLUE_METRIC_DIR, glue_metric_outputs, load_glue_metric, metric_names
 from bca.tasks.glue import GLUE_TASKS
+from bca.tasks.metrics import GLUE_METRIC_DIR, glue_metric_outputs, load_glue_metric, metric_names
 
 
 def _labels(rng, n=300, k=2):

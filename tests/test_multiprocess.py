@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from bca import checkpoint, records
-from bca.hydra_app import CONFIG_DIR, compose
-from bca.runner import run
+from bca.config.hydra_app import CONFIG_DIR, compose
+from bca.run import checkpoint, records
+from bca.run.runner import run
 
 RUN = [
     "model=tiny-roberta",

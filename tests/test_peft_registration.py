@@ -16,7 +16,7 @@ from torch import nn
 
 from bca.adapters import BCAConfig, BCALinear, BCAModel, CDDConfig, CDDLinear, CDDModel
 from bca.adapters.registration import register
-from bca.hydra_app import compose
+from bca.config.hydra_app import compose
 from bca.models import load_model
 
 CASES = {

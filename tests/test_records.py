@@ -5,7 +5,7 @@ import json
 import pytest
 from sample_records import sample_record
 
-from bca import records
+from bca.run import records
 
 
 def test_run_id_ignores_logging_and_paths_but_not_hyperparameters():

@@ -4,7 +4,9 @@ import statistics
 
 import yaml
 
-from bca import records, reproduce, tables
+from bca.cli import bca_reproduce as reproduce
+from bca.cli import bca_table
+from bca.run import records
 
 TINY_TABLE = {
     "title": "tiny table",
@@ -51,7 +53,7 @@ def test_reproduce_runs_every_cell_resumes_and_tabulates(tmp_path, capsys):
     assert {p: p.stat().st_mtime_ns for p in written} == mtimes
 
     out = tmp_path / "table.md"
-    assert tables.main([str(results), "--experiment", str(path), "--out", str(out)]) == 0
+    assert bca_table.main([str(results), "--experiment", str(path), "--out", str(out)]) == 0
     text = out.read_text()
     for label in ("LoRA", "C3A b=16"):
         scores = [

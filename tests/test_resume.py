@@ -9,9 +9,9 @@ import pytest
 from crashes import Crash, crash_at
 from safetensors.torch import load_file
 
-from bca import checkpoint, records
-from bca.hydra_app import compose
-from bca.runner import run
+from bca.config.hydra_app import compose
+from bca.run import checkpoint, records
+from bca.run.runner import run
 
 TINY = [
     "model=tiny-roberta",

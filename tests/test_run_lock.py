@@ -14,9 +14,11 @@ import pytest
 import yaml
 from omegaconf import OmegaConf
 
-from bca import experiments, records, reproduce, run_lock
-from bca.hydra_app import compose
-from bca.runner import run
+from bca.config.hydra_app import compose
+from bca.paper import experiments, reproduce
+from bca.run import lock as run_lock
+from bca.run import records
+from bca.run.runner import run
 
 TINY = [
     "model=tiny-roberta",

@@ -9,9 +9,9 @@ import json
 
 import pytest
 
-from bca import records
-from bca.hydra_app import compose
-from bca.runner import run
+from bca.config.hydra_app import compose
+from bca.run import records
+from bca.run.runner import run
 
 TINY = [
     "model=tiny-roberta",

@@ -9,8 +9,8 @@ import math
 
 import pytest
 
-from bca import render, tables
-from bca.stats import welch_p
+from bca.report import render, tables
+from bca.report.stats import welch_p
 
 
 def p_by_hand(a, b):

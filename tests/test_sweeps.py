@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from bca import records
-from bca.hydra_app import CONFIG_DIR, register_schemas
+from bca.config.hydra_app import CONFIG_DIR, register_schemas
+from bca.run import records
 
 MODEL_FOR_DIM = {"": "minilm-l6", "_768": "roberta-base", "_1024": "roberta-large"}
 

@@ -5,9 +5,11 @@ import json
 import random
 import statistics
 
-from bca import experiments, records
-from bca.render import render
-from bca.tables import build, find_records, main
+from bca.cli.bca_table import main
+from bca.paper import experiments
+from bca.report.render import render
+from bca.report.tables import build, find_records
+from bca.run import records
 
 
 def record(task, seed, value, status="ok", row=None, method="lora", model="minilm-l6", experiment="default"):
@@ -99,14 +101,14 @@ def test_table_reads_real_json_written_by_the_record_writer(tmp_path):
 
 
 def test_pareto_front_against_a_hand_worked_example():
-    from bca.plots import pareto_front
+    from bca.report.plots import pareto_front
 
     points = [(100, 70.0), (50, 60.0), (200, 65.0), (400, 80.0), (50, 55.0), (300, 80.0)]
     assert pareto_front(points) == [(50, 60.0), (100, 70.0), (300, 80.0)]
 
 
 def test_plots_are_written_from_records(tmp_path):
-    from bca.plots import write_all
+    from bca.report.plots import write_all
 
     found = []
     for size, score in ((16, 0.6), (32, 0.7), (64, 0.65)):

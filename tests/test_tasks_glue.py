@@ -10,9 +10,9 @@ import pytest
 from omegaconf import OmegaConf
 
 import bca.tasks.glue as glue
-from bca.metrics import metric_names
 from bca.tasks.config import TaskConfig
 from bca.tasks.glue import GLUE_TASKS, read_glue_tsv
+from bca.tasks.metrics import metric_names
 from bca.tasks.registry import TaskDataError, load_task
 
 TASK_CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "task"
@@ -210,8 +210,8 @@ def test_task_yaml_fits_schema_and_task(path):
     raw = OmegaConf.load(path)
     raw.pop("defaults")
     cfg = OmegaConf.merge(OmegaConf.structured(TaskConfig), raw)  # unknown keys / wrong types raise here
-    if cfg.kind == "instruct":  # generative: scored by bca.instruct, not by the GLUE metric
-        from bca.instruct.task import METRICS
+    if cfg.kind == "instruct":  # generative: scored by bca.tasks.instruct, not by the GLUE metric
+        from bca.tasks.instruct.task import METRICS
 
         assert cfg.name == path.stem and cfg.metric_for_best in METRICS and cfg.num_labels is None
         return

@@ -6,7 +6,10 @@ the smaller lr), the table against the chosen value, and a rerun against the fil
 
 import yaml
 
-from bca import experiments, records, reproduce, tables, tune
+from bca.cli import bca_table
+from bca.paper import experiments, reproduce, tune
+from bca.report import tables
+from bca.run import records
 
 TINY = {
     "title": "tiny tuned table",
@@ -98,13 +101,13 @@ def test_tune_end_to_end_selects_on_held_out_data_runs_the_seeds_and_reruns_noth
         "LoRA": 2, "BCA p=16": 1,
     }  # fmt: skip
     out = tmp_path / "t.md"
-    assert tables.main([str(results), "--experiment", str(path), "--out", str(out)]) == 0
+    assert bca_table.main([str(results), "--experiment", str(path), "--out", str(out)]) == 0
     text = out.read_text()
     lora_lr = next(iter({r["config"]["method"]["lr"] for r in finals if r["config"]["tags"] == ["row:LoRA"]}))
     chosen = [ln for ln in text.splitlines() if ln.startswith("|   chosen")]
     assert f"lr={experiments.override_value(lora_lr)}" in chosen[0] and "held-out" in text
     tuning = tmp_path / "tuning.md"
-    assert tables.main([str(results), "--experiment", str(path), "--tuning", "--out", str(tuning)]) == 0
+    assert bca_table.main([str(results), "--experiment", str(path), "--tuning", "--out", str(tuning)]) == 0
     assert tuning.read_text().count("**lr=") == 2  # one bold (chosen) point per row
 
 

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from bca.hydra_app import command_line_jobs, compose
-from bca.validate import ConfigProblems, check_run, trainer_problems
+from bca.config.hydra_app import compose
+from bca.config.hydra_overrides import command_line_jobs
+from bca.config.validate import ConfigProblems, check_run, trainer_problems
 
 BCA_RUN = str(Path(sys.executable).with_name("bca-run"))
 RTE = "RTE"
@@ -34,7 +35,7 @@ def test_composition_problems_are_all_reported_without_loading_torch(tmp_path):
         "method.lr=${nope}",
     ]
     code = (
-        "import sys; from bca.hydra_app import command_line_problems; "
+        "import sys; from bca.config.hydra_args import command_line_problems; "
         f"problems = command_line_problems({bad!r}); "
         "print('\\n'.join(problems)); print('torch imported:', 'torch' in sys.modules)"
     )

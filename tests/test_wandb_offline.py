@@ -5,8 +5,8 @@ import json
 import pytest
 from wandb_offline_log import records as wandb_records
 
-from bca.hydra_app import compose
-from bca.runner import run
+from bca.config.hydra_app import compose
+from bca.run.runner import run
 
 
 def test_offline_run_holds_config_group_tags_and_summary(tmp_path):
@@ -43,7 +43,7 @@ def test_offline_run_holds_config_group_tags_and_summary(tmp_path):
     assert summary["best/accuracy"] == record["metrics"]["best"]["eval"]["accuracy"]
     assert summary["params/adapter"] == record["params"]["adapter"]
 
-    # the comparison columns, under their documented names (bca.compare, README "wandb columns"): same values
+    # the comparison columns, under their documented names (bca.run.compare, README "wandb columns"): same values
     # as the record, in the config (known before training) and in the summary (everything)
     columns = config["compare"]
     assert columns == {
@@ -70,8 +70,8 @@ def test_offline_run_holds_config_group_tags_and_summary(tmp_path):
     assert summary["compare/peak_rss_mb"] == record["memory"]["peak_rss_mb"] > 0
     # 16 rows / batch 8 = 2 steps, each batch padded to its longest row: the tokens of the same epoch's batches
     # (accelerate's seedable sampler draws the same first-epoch permutation as a generator seeded alike)
-    from bca.data import classification_loaders
     from bca.models import load_tokenizer
+    from bca.tasks.classification import classification_loaders
     from bca.tasks.registry import load_task
 
     loader, _ = classification_loaders(load_task(cfg.task), load_tokenizer(cfg.model), cfg.trainer, cfg.trainer.seed)

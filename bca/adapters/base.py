@@ -1,7 +1,7 @@
 """What BCA and CDD share as peft tuners: shape checks, the per-layer block size, the tuner layer and the tuner.
 
 Both are additive: ``y = W x + b + sum over active adapters of Delta W_a x``, with Delta W never built in the
-forward pass (the FFT kernels in ``bca.circulant``). peft's own C3A feeds one adapter's output into the next
+forward pass (the FFT kernels in ``kernels/circulant.py``). peft's own C3A feeds one adapter's output into the next
 when several are active (huggingface/peft#3164); ours sum, like LoRA. Adapter parameters are fp32 whatever the
 base dtype (bf16 Adam updates of tiny kernels lose most of their bits); their output is cast to the base
 output's dtype before the sum.

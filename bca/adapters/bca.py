@@ -1,6 +1,6 @@
 """BCA (block circulant adapter, arXiv 2505.00582) as a peft method: config, layer and tuner.
 
-Block (i, j) of Delta W is circ(c_ij) with c_ij its FIRST COLUMN (see ``bca.circulant``); a layer of shape
+Block (i, j) of Delta W is circ(c_ij) with c_ij its FIRST COLUMN (``kernels/circulant.py``); a layer of shape
 d_out x d_in trains d_out * d_in / p numbers and its forward never builds Delta W (rfft, a complex product
 per frequency, irfft). Delta W is added to the frozen weight unscaled: the paper fixes its large-p
 instability through the learning rate instead (``divide_lr_by_block_size``, ``BCAConfig.lr_scale``).
@@ -24,7 +24,7 @@ from bca.adapters.base import (
     check_divides,
     check_positive_int,
 )
-from bca.circulant import block_circulant_dense, block_circulant_matmul, linear_block_circulant
+from bca.adapters.kernels.circulant import block_circulant_dense, block_circulant_matmul, linear_block_circulant
 
 BCA_INITS = ("zero", "gaussian", "xavier_uniform")
 PEFT_TYPE = "BCA"

@@ -35,7 +35,7 @@ from bca.adapters.base import (
     check_divides,
     check_positive_int,
 )
-from bca.circulant_cdd import cdd_dense, cdd_matmul_before_last_diagonal, linear_cdd
+from bca.adapters.kernels.circulant_cdd import cdd_dense, cdd_matmul_before_last_diagonal, linear_cdd
 
 CDD_INITS = ("zero", "gaussian")
 PEFT_TYPE = "CDD"

@@ -54,3 +54,8 @@ class LengthBucketBatchSampler(Sampler[list[int]]):
 def padded_tokens(lengths: list[int], batches: list[list[int]]) -> int:
     """Tokens a batching computes on, padding included (to compare bucketing with random batches)."""
     return sum(max(lengths[i] for i in b) * len(b) for b in batches)
+
+
+def micro_batch_size(trainer_cfg) -> int:
+    """What the train loader yields: the optimiser step's batch split into ``grad_accum_steps`` micro-batches."""
+    return trainer_cfg.batch_size // trainer_cfg.grad_accum_steps

@@ -1,6 +1,6 @@
 """The task config: which data to load and how to score it.
 
-A plain dataclass (no Hydra import) so the library can be used without Hydra; ``bca.schema`` uses it as the
+A plain dataclass (no Hydra import) so the library can be used without Hydra; ``bca.config.schema`` uses it as the
 structured-config schema of the ``task`` group, so a typo such as ``task.max_train_sample=100`` fails at
 composition. Only primitive / optional fields: OmegaConf must be able to type-check every one of them.
 """

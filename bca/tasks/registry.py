@@ -16,14 +16,22 @@ import numpy as np
 
 from bca.tasks.base import TaskDataError, TaskSplits
 
-__all__ = ["TASK_KINDS", "TaskDataError", "TaskSplits", "load_task", "register_task_kind", "subsample"]
+__all__ = [
+    "TASK_KINDS", "TASK_RUNTIMES", "TaskDataError", "TaskSplits", "load_task", "register_task_kind", "subsample",
+    "task_runtime",
+]  # fmt: skip
 
 TASK_KINDS: dict[str, str | Callable] = {
     "glue": "bca.tasks.glue:load_glue",
     "rotten_tomatoes": "bca.tasks.rotten_tomatoes:load_rotten_tomatoes",
-    "instruct": "bca.instruct.task:load_instruct",
+    "instruct": "bca.tasks.instruct.task:load_instruct",
 }
 """Task kind -> loader, as a callable or a lazy ``"module:function"`` reference."""
+
+TASK_RUNTIMES: dict[str, str | Callable] = {"instruct": "bca.tasks.instruct.runtime:instruct_runtime"}
+"""Task kind -> ``runtime(accelerator, cfg, splits, tokenizer) -> (train loader, evaluate)`` for the fit loop;
+a kind not listed classifies (``bca.tasks.classification``)."""
+CLASSIFY = "bca.tasks.classification:classification_runtime"
 
 
 def register_task_kind(kind: str, loader: str | Callable) -> None:
@@ -34,11 +42,19 @@ def register_task_kind(kind: str, loader: str | Callable) -> None:
 def _resolve(kind: str) -> Callable:
     if kind not in TASK_KINDS:
         raise TaskDataError(f"unknown task kind {kind!r}; valid: {sorted(TASK_KINDS)}")
-    loader = TASK_KINDS[kind]
-    if isinstance(loader, str):
-        module, _, func = loader.partition(":")
-        loader = getattr(importlib.import_module(module), func)
-    return loader
+    return _load(TASK_KINDS[kind])
+
+
+def _load(entry: str | Callable) -> Callable:
+    if isinstance(entry, str):
+        module, _, func = entry.partition(":")
+        entry = getattr(importlib.import_module(module), func)
+    return entry
+
+
+def task_runtime(accelerator, cfg, splits, tokenizer):
+    """(train loader, evaluate) for the task's family: instruction tasks generate, the rest classify."""
+    return _load(TASK_RUNTIMES.get(cfg.task.kind, CLASSIFY))(accelerator, cfg, splits, tokenizer)
 
 
 def subsample(ds, n: int | None, seed: int | None = None):
@@ -59,7 +75,7 @@ def subsample(ds, n: int | None, seed: int | None = None):
 
 def _check(cfg, splits: TaskSplits) -> None:
     """Collect every mismatch between the config and the loaded data into one error."""
-    from bca.metrics import glue_metric_outputs
+    from bca.tasks.metrics import glue_metric_outputs
 
     problems = []
     if cfg.num_labels != splits.num_labels:
