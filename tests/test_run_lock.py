@@ -1,7 +1,8 @@
 """Two processes never train the same run: a live owner's lock stops a second one; a dead owner's is taken over.
 
-The stale cases use a real dead pid (a child process that has exited and been reaped) and a lock written as
-another boot of this machine would have written it; the live case is this test process itself.
+The lock is an OS lock (``filelock``): the stale cases use a real dead pid (a child process that has exited and
+been reaped), a lock file no live process holds although its pid is alive, and a child holding the lock that is
+SIGKILLed; the live case is this test process itself.
 """
 
 import json
@@ -14,8 +15,10 @@ import pytest
 import yaml
 from omegaconf import OmegaConf
 
+from bca.cli import bca_reproduce as reproduce
 from bca.config.hydra_app import compose
-from bca.paper import experiments, reproduce
+from bca.paper import experiments
+from bca.paper.reproduce_cells import compose_cells
 from bca.run import lock as run_lock
 from bca.run import records
 from bca.run.runner import run
@@ -46,7 +49,7 @@ def dead_pid() -> int:
 def write_lock(tmp_path, rid, **owner):
     path = run_lock.lock_path(tmp_path, rid)
     path.parent.mkdir(parents=True, exist_ok=True)
-    base = {"host": socket.gethostname(), "boot_id": run_lock._boot_id(), "pid": os.getpid(), "started_at": "t"}
+    base = {"host": socket.gethostname(), "pid": os.getpid(), "started_at": "t"}
     path.write_text(json.dumps({**base, **owner}))
     return path
 
@@ -71,13 +74,32 @@ def test_a_dead_owners_lock_is_taken_over_and_released_after_the_run(tmp_path, c
     assert not path.exists()
 
 
-def test_a_lock_from_before_a_reboot_is_stale_even_if_its_pid_is_alive_now(tmp_path):
-    if run_lock._boot_id() is None:
-        pytest.skip("no boot id on this OS")
+def test_a_lock_file_nobody_holds_is_stale_even_if_its_pid_is_alive_now(tmp_path):
+    """From before a reboot, or a pid reused since: the OS lock, not the pid, says whether the owner lives."""
     _, rid = tiny(tmp_path)
-    write_lock(tmp_path, rid, boot_id="another-boot")  # pid = this live process, but from another boot
+    write_lock(tmp_path, rid)  # pid = this live process, but no OS lock held on the file
     with run_lock.hold(tmp_path, rid) as path:
-        assert json.loads(path.read_text())["boot_id"] == run_lock._boot_id()
+        held = json.loads(path.read_text())
+        assert held["pid"] == os.getpid() and held["started_at"] != "t"
+
+
+def test_a_sigkilled_owners_lock_is_free_again(tmp_path):
+    _, rid = tiny(tmp_path)
+    code = (
+        "import sys, time; from bca.run import lock; "
+        f"held = lock.acquire({str(tmp_path)!r}, {rid!r}); print('held', flush=True); time.sleep(120)"
+    )
+    owner = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=os.environ)
+    try:
+        assert owner.stdout.readline().strip() == "held"
+        with pytest.raises(run_lock.RunLocked, match=rf"pid {owner.pid} "):
+            run_lock.acquire(tmp_path, rid)
+    finally:
+        owner.kill()  # SIGKILL: no cleanup runs in the owner; the kernel drops its lock
+        owner.wait()
+    with run_lock.hold(tmp_path, rid) as path:
+        assert json.loads(path.read_text())["pid"] == os.getpid()
+    assert not path.exists()
 
 
 def test_a_lock_from_another_host_is_honoured(tmp_path):
@@ -90,7 +112,7 @@ def test_a_lock_from_another_host_is_honoured(tmp_path):
 def test_only_the_owner_releases_a_lock(tmp_path):
     _, rid = tiny(tmp_path)
     with run_lock.hold(tmp_path, rid) as path:
-        other = {"host": socket.gethostname(), "boot_id": run_lock._boot_id(), "pid": 1, "started_at": "t"}
+        other = {"host": socket.gethostname(), "pid": 1, "started_at": "t"}
         path.write_text(json.dumps(other))  # another process took it over meanwhile
     assert json.loads(path.read_text())["pid"] == 1
 
@@ -107,9 +129,7 @@ def test_reproduce_leaves_a_locked_cell_to_its_owner_and_runs_the_rest(tmp_path,
     exp = tmp_path / "t.yaml"
     exp.write_text(yaml.safe_dump(table))
     loaded = experiments.load(str(exp))
-    [(_, _, seed_1_record)] = reproduce.compose_cells(
-        loaded, experiments.cells(loaded, [f"results_dir={tmp_path}"], seeds=[1])
-    )
+    [(_, _, seed_1_record)] = compose_cells(loaded, experiments.cells(loaded, [f"results_dir={tmp_path}"], seeds=[1]))
     with run_lock.hold(tmp_path, seed_1_record.stem):  # "another process" is training the seed-1 cell
         assert reproduce.main([str(exp), f"results_dir={tmp_path}"]) == 0
     out = capsys.readouterr().out
