@@ -29,7 +29,17 @@ NON_IDENTITY_TRAINER_KEYS = ("progress", "log_every", "checkpoint_every", "eval_
 
 # Keys added after records were first committed, with the value that computes what runs did before the key
 # existed: at that value a key is left out of the hash, so old records keep their ids (and are still skipped).
-HASH_NEUTRAL_DEFAULTS = {("trainer", "scheduler"): "linear", ("trainer", "grad_accum_steps"): 1}
+HASH_NEUTRAL_DEFAULTS = {
+    ("trainer", "scheduler"): "linear",
+    ("trainer", "grad_accum_steps"): 1,
+    # instruction tasks' held-out response loss and forgetting (off: what runs measured before they existed)
+    ("task", "heldout_loss_samples"): 0,
+    ("task", "heldout_loss_every"): 0,
+    ("task", "forgetting_samples"): 0,
+    ("task", "forgetting_task"): "alpaca",
+    ("task", "forgetting_data_dir"): None,
+    ("task", "forgetting_hub_path"): None,
+}
 
 PAUSE_IN_WRITE_ENV = "BCA_FAULT_PAUSE_IN_RECORD_WRITE"
 """Fault injection for tests only: seconds to sleep half-way through writing a record's temp file, so a test
