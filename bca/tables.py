@@ -16,7 +16,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bca import experiments, records
+from bca import experiments, records, table_metric
 
 
 @dataclass
@@ -111,20 +111,24 @@ def find_records(directory: Path) -> tuple[list[dict], list[str]]:
     return found, damaged
 
 
-def build(found: list[dict], experiment: experiments.Experiment | None = None, damaged=()) -> Table:
-    """Group records into rows x tasks; with an experiment, keep its row order and add its published numbers."""
+def build(found: list[dict], experiment: experiments.Experiment | None = None, damaged=(), metric=None) -> Table:
+    """Group records into rows x tasks; with an experiment, keep its row order and add its published numbers.
+
+    ``metric``: show this eval figure of the best dev epoch instead of its main metric (``bca.table_metric``).
+    """
     if experiment is not None:
         found = [r for r in found if r["config"].get("experiment") == experiment.name]
-    scale = experiment.scale if experiment else 100.0
+    scale = table_metric.scale(metric, experiment.scale if experiment else 100.0)
     rows: dict[tuple[str, str], Row] = {}
     for rec in found:
         cfg = rec["config"]
         key = (row_label(rec), cfg["model"]["name"])
         row = rows.setdefault(key, Row(label=key[0], model=key[1]))
         cell = row.cells.setdefault(cfg["task"]["name"], Cell())
-        value = best_metric(rec)
+        value = table_metric.cell_value(rec, metric)
         if value is None:
-            cell.not_ok[rec["status"]] = cell.not_ok.get(rec["status"], 0) + 1
+            why = table_metric.missing_reason(rec, metric)
+            cell.not_ok[why] = cell.not_ok.get(why, 0) + 1
         else:
             cell.values.append(value * scale)
         row.adapter_params.add(int(rec["params"]["adapter"]))
@@ -144,6 +148,7 @@ def build(found: list[dict], experiment: experiments.Experiment | None = None, d
                 ordered.append(row)
         ordered += [rows[k] for k in sorted(rows, key=natural_key)]  # records of this experiment outside its rows
         title, reports = experiment.title, experiment.reports
+    reports += table_metric.describe(metric)
     return Table(title, reports, columns, ordered, describe_ours(found), sorted(damaged))
 
 
@@ -178,6 +183,7 @@ def main(argv=None) -> int:
     parser.add_argument("--format", choices=sorted(FORMATS), default="md")
     parser.add_argument("--experiment", help="keep only this experiment's runs and show its published numbers")
     parser.add_argument("--out", help="write here instead of stdout")
+    parser.add_argument("--metric", help="cells show this eval figure of the best dev epoch (e.g. heldout_loss)")
     parser.add_argument("--plots", help="also write PNG plots (score vs params, block size, curves) to this dir")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     try:
@@ -186,7 +192,7 @@ def main(argv=None) -> int:
     except (FileNotFoundError, experiments.ExperimentError) as err:
         print(f"[bca-table] {err}", file=sys.stderr)
         return 2
-    table = build(found, exp, damaged)
+    table = build(found, exp, damaged, args.metric)
     text = render(table, args.format)
     if args.plots:
         from bca.plots import write_all
