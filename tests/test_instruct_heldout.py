@@ -57,8 +57,11 @@ def hand_nll(model, examples) -> float:
     return total / count
 
 
+SMALL = {"vera": ["method.r=8"], "fourierft": ["method.n_frequency=20"]}  # tiny-llama's layers are 32 x 16
+
+
 def tiny_model(method="lora", seed=0):
-    cfg = compose(["model=tiny-llama", f"method={method}"])
+    cfg = compose(["model=tiny-llama", f"method={method}", *SMALL.get(method, [])])
     torch.manual_seed(seed)
     loaded = load_model(cfg.model, causal=True)
     return loaded.model, loaded.tokenizer, cfg
@@ -83,7 +86,7 @@ def test_no_target_token_is_a_clear_error():
         mean_token_nll(Accelerator(), model, [{"input_ids": [5, 6], "labels": [IGNORE_INDEX] * 2}], 2, 0)
 
 
-@pytest.mark.parametrize("method", ["c3a", "bca", "lora"])
+@pytest.mark.parametrize("method", ["lora", "vera", "fourierft", "c3a", "bca", "cdd"])
 def test_adapters_disabled_computes_the_base_model_and_restores_the_adapted_one(method):
     model, _, cfg = tiny_model(method)
     ids = torch.tensor([[5, 17, 400, 31, 9]])
