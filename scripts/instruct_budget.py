@@ -91,8 +91,9 @@ def main(argv=None) -> None:
     print(f"generation per problem ({args.generate} in one batch, {args.max_new_tokens} new tokens): "
           f"{problem_s[0]:.2f} / {problem_s[1]:.2f}")  # fmt: skip
     h100, f100 = per(heldout_s, args.heldout / 100), per(forgetting_s, args.general / 100)  # the table's 100 rows
-    for steps, points in ((100, 4), (200, 8), (400, 16)):
-        # a run: its steps, a loss point every 25 steps (held-out + general), the base model once, 100 generations
+    for steps, points in ((100, 5), (200, 9), (400, 17)):
+        # a run: its steps, a loss point at step 0 and every 25 steps (held-out + general), the base model once,
+        # 100 generations
         run = [steps * st + points * (h + f / 2) + f / 2 + 100 * g
                for st, h, f, g in zip(step_s, h100, f100, problem_s, strict=True)]  # fmt: skip
         print(f"  a run of {steps} steps, {points} loss points, 100 problems generated: "
