@@ -52,3 +52,15 @@ def test_cli_takes_the_metric(tmp_path, capsys):
     assert main([str(tmp_path), "--metric", "heldout_loss", "--format", "csv"]) == 0
     assert "lora r=8,smollm2-135m,gsm8k,2,0.85,0.85,0.07" in capsys.readouterr().out
     assert table_metric.LOWER_IS_BETTER >= {"heldout_loss", "forgetting"}
+
+
+def test_loss_curves_are_plotted_for_runs_that_have_them(tmp_path):
+    from bca.plot_curves import loss_curves
+
+    with_curve = record(0, 0.03, 0.9)
+    with_curve["metrics"]["curve"] = [
+        {"step": s, "heldout_loss": 1.2 - 0.001 * s, "general_loss": 2.0, "forgetting": 0.0001 * s} for s in (0, 25, 50)
+    ]
+    assert loss_curves([record(1, 0.03, 0.9)], tmp_path) == []  # no curve, no figure
+    (path,) = loss_curves([with_curve, record(1, 0.03, 0.9)], tmp_path)
+    assert path.name == "loss_curves_gsm8k.png" and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
