@@ -136,5 +136,10 @@ def training_curves(found: list[dict], out: Path) -> list[Path]:
 
 
 def write_all(found: list[dict], out: Path) -> list[Path]:
+    from bca.plot_curves import loss_curves
+
     out.mkdir(parents=True, exist_ok=True)
-    return score_vs_params(found, out) + block_size_curves(found, out) + training_curves(found, out)
+    return (
+        score_vs_params(found, out) + block_size_curves(found, out) + training_curves(found, out)
+        + loss_curves(found, out)
+    )  # fmt: skip

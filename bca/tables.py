@@ -21,7 +21,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bca import experiments, records, tune
+from bca import experiments, records, table_metric, tune
 
 
 @dataclass
@@ -118,24 +118,32 @@ def find_records(directory: Path) -> tuple[list[dict], list[str]]:
 
 
 def build(
-    found: list[dict], experiment: experiments.Experiment | None = None, damaged=(), reference: str | None = None
+    found: list[dict],
+    experiment: experiments.Experiment | None = None,
+    damaged=(),
+    reference: str | None = None,
+    metric: str | None = None,
 ) -> Table:
-    """Group records into rows x tasks; with an experiment, keep its row order and add its published numbers."""
+    """Group records into rows x tasks; with an experiment, keep its row order and add its published numbers.
+
+    ``metric``: show this eval figure of the best dev epoch instead of its main metric (``bca.table_metric``).
+    """
     if experiment is not None:
         found = [r for r in found if r["config"].get("experiment") == experiment.name]
     held_out = sum(tune.is_tuning_record(r) for r in found)
     picks = tune.chosen_points(found, experiment)
     found = [r for r in found if not tune.is_tuning_record(r) and tune.at_chosen_point(r, experiment, picks)]
-    scale = experiment.scale if experiment else 100.0
+    scale = table_metric.scale(metric, experiment.scale if experiment else 100.0)
     rows: dict[tuple[str, str], Row] = {}
     for rec in found:
         cfg = rec["config"]
         key = (row_label(rec), cfg["model"]["name"])
         row = rows.setdefault(key, Row(label=key[0], model=key[1]))
         cell = row.cells.setdefault(cfg["task"]["name"], Cell())
-        value = best_metric(rec)
+        value = table_metric.cell_value(rec, metric)
         if value is None:
-            cell.not_ok[rec["status"]] = cell.not_ok.get(rec["status"], 0) + 1
+            why = table_metric.missing_reason(rec, metric)
+            cell.not_ok[why] = cell.not_ok.get(why, 0) + 1
         else:
             cell.values.append(value * scale)
         row.adapter_params.add(int(rec["params"]["adapter"]))
@@ -163,6 +171,7 @@ def build(
     protocol = (
         tune.describe_protocol(experiment) if picks or (experiment and any(r.grid for r in experiment.rows)) else None
     )
+    reports += table_metric.describe(metric)
     return Table(
         title, reports, columns, ordered, describe_ours(found), sorted(damaged),
         reference=ref.label if ref else None, protocol=protocol, held_out_runs=held_out, records=found,
@@ -223,6 +232,7 @@ def main(argv=None) -> int:
     parser.add_argument("--format", choices=sorted(FORMATS), default="md")
     parser.add_argument("--experiment", help="keep only this experiment's runs and show its published numbers")
     parser.add_argument("--out", help="write here instead of stdout")
+    parser.add_argument("--metric", help="cells show this eval figure of the best dev epoch (e.g. heldout_loss)")
     parser.add_argument("--plots", help="also write PNG plots (score vs params, block size, curves) to this dir")
     parser.add_argument("--reference", help="row label cells are tested against (default: the first LoRA row)")
     parser.add_argument(
@@ -245,7 +255,7 @@ def main(argv=None) -> int:
 
             text = tuning_table(found, exp, args.format)
         else:
-            table = build(found, exp, damaged, args.reference)
+            table = build(found, exp, damaged, args.reference, args.metric)
             text = render(table, args.format)
             if args.costs:
                 from bca.cost_table import render_costs

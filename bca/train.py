@@ -41,6 +41,7 @@ class TrainState:
     batches_in_epoch: int = 0  # the data position: (micro-)batches of the current epoch already trained on
     epoch_losses: list[float] = field(default_factory=list)  # its steps' losses (the epoch's train_loss is the mean)
     window_losses: list[float] = field(default_factory=list)  # micro-batch losses of the step being accumulated
+    curve: list[dict] = field(default_factory=list)  # {step, <loss>: value} points of the task's teacher-forced losses
 
     def state_dict(self) -> dict:
         return asdict(self)
