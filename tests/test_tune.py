@@ -72,6 +72,17 @@ def test_dev_scored_runs_other_seeds_and_other_tasks_are_not_selection_runs():
     assert tune.choose(ROW, "rte", dev, experiments.Tune(protocol="dev")).point == (("method.lr", 1e-2),)
 
 
+def test_a_loss_is_selected_lowest_over_its_evaluations():
+    def loss_rec(lr, losses):
+        r = rec("R", lr, 0.5)
+        r["metrics"]["epochs"] = [{"epoch": i + 1, "eval": {"heldout_loss": v}} for i, v in enumerate(losses)]
+        return r
+
+    found = [loss_rec(1e-4, [2.0, 1.9]), loss_rec(1e-3, [1.8, 1.5, 1.7]), loss_rec(1e-2, [1.6, 1.6])]
+    choice = tune.choose(ROW, "rte", found, experiments.Tune(metric="heldout_loss"))
+    assert choice.point == (("method.lr", 1e-3),) and [s.score for s in choice.scores] == [1.9, 1.5, 1.6]
+
+
 def test_tune_end_to_end_selects_on_held_out_data_runs_the_seeds_and_reruns_nothing(tmp_path, capsys):
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(TINY))

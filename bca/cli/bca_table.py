@@ -21,6 +21,7 @@ def main(argv=None) -> int:
     parser.add_argument("--format", choices=sorted(FORMATS), default="md")
     parser.add_argument("--experiment", help="keep only this experiment's runs and show its published numbers")
     parser.add_argument("--out", help="write here instead of stdout")
+    parser.add_argument("--metric", help="cells show this eval figure of the best dev epoch (e.g. heldout_loss)")
     parser.add_argument("--plots", help="also write PNG plots (score vs params, block size, curves) to this dir")
     parser.add_argument("--reference", help="row label cells are tested against (default: the first LoRA row)")
     parser.add_argument(
@@ -43,7 +44,7 @@ def main(argv=None) -> int:
 
             text = tuning_table(found, exp, args.format)
         else:
-            table = build(found, exp, damaged, args.reference)
+            table = build(found, exp, damaged, args.reference, args.metric)
             text = render(table, args.format)
             if args.costs:
                 from bca.report.cost_table import render_costs

@@ -54,6 +54,7 @@ class Tune:
     protocol: str = "holdout"
     holdout: float = 0.1  # fraction (or row count) of the training set held out for selection
     seed: int = 0  # the one seed of every grid point (and of the held-out slice)
+    metric: str | None = None  # select by this eval figure (losses: lower is better); None: the task's main metric
 
 
 @dataclass(frozen=True)
@@ -122,10 +123,11 @@ def load(name_or_path: str) -> Experiment:
 
 
 def _tune(data: dict) -> Tune:
-    unknown = sorted(set(data) - {"protocol", "holdout", "seed"})
+    keys = ("protocol", "holdout", "seed", "metric")
+    unknown = sorted(set(data) - set(keys))
     if unknown:
-        raise ValueError(f"tune has unknown keys {unknown}; valid: protocol, holdout, seed")
-    tune = Tune(**{k: data[k] for k in ("protocol", "holdout", "seed") if k in data})
+        raise ValueError(f"tune has unknown keys {unknown}; valid: {', '.join(keys)}")
+    tune = Tune(**{k: data[k] for k in keys if k in data})
     if tune.protocol not in TUNE_PROTOCOLS:
         raise ValueError(f"tune.protocol={tune.protocol!r}; valid: {', '.join(TUNE_PROTOCOLS)}")
     if not (isinstance(tune.holdout, (int, float)) and tune.holdout > 0):

@@ -132,8 +132,15 @@ class Choice:
         return head + f"chose {fmt(self.point)} by {self.metric}{edge}; " + "; ".join(parts)
 
 
-def best_score(record: dict) -> tuple[str | None, float | None]:
+def best_score(record: dict, metric: str | None = None) -> tuple[str | None, float | None]:
+    """(metric, score) of a selection run: its best epoch's main metric, or with ``metric`` (``tune.metric``,
+    e.g. a decoder's ``heldout_loss``) the best value of that figure over its evaluations."""
     metrics = record.get("metrics") or {}
+    if metric is not None:
+        values = [e["eval"][metric] for e in metrics.get("epochs") or [] if metric in (e.get("eval") or {})]
+        if record.get("status") != "ok" or not values:
+            return metric, None
+        return metric, float(max(values, key=lambda v: better(metric) * v))
     best = metrics.get("best")
     name = metrics.get("metric_for_best")
     if record.get("status") != "ok" or not best or name not in (best.get("eval") or {}):
@@ -157,7 +164,7 @@ def choose(row: experiments.Row, task: str, found: list[dict], tune: experiments
         point = record_point(rec, grid)
         if point is None or rec.get("status") not in ("ok", "diverged"):
             continue  # off the grid, or failed/running: not final, it will be resumed
-        name, score = best_score(rec)
+        name, score = best_score(rec, tune.metric)
         metric = metric or name
         scores[point] = PointScore(point, rec["status"], score)
     choice = Choice(row.label, task, metric, list(scores.values()))

@@ -1,39 +1,20 @@
 """Plots from records (PNG): score vs trainable parameters with the Pareto front, score and step time vs block
 size, and training curves. Written by ``bca-table <dir> --plots <out dir>`` next to the table they illustrate.
 
-Everything is read from records (never from wandb), so a plot can always be rebuilt from committed results.
+Everything is read from records (never from wandb), so a plot can always be rebuilt from committed results;
+every plot groups the one records frame (``bca.report.frame``). Figure helpers: ``bca.report.figures``.
 """
 
 from __future__ import annotations
 
 import statistics
-from collections import defaultdict
 from pathlib import Path
 
-from bca.report.tables import best_metric, row_label
+import pandas as pd
 
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display on servers/CI
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _no_labels():
-    from matplotlib.ticker import NullFormatter
-
-    return NullFormatter()
-
-
-def _save(plt, fig, path: Path, dpi: int = 120) -> Path:
-    """Lay out, write and close (an open figure per plot adds up over a big table's tasks)."""
-    fig.tight_layout()
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
-    return path
+from bca.report.figures import no_labels, pyplot, save
+from bca.report.frame import runs_frame, values
+from bca.report.plot_curves import loss_curves
 
 
 def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -46,84 +27,71 @@ def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]
     return front
 
 
-def score_vs_params(found: list[dict], out: Path) -> list[Path]:
+def score_vs_params(runs: pd.DataFrame, out: Path) -> list[Path]:
     """One panel per task: each row a point (median over seeds) at its adapter parameter count."""
-    by_task: dict[str, dict[str, list[tuple[int, float]]]] = defaultdict(lambda: defaultdict(list))
-    for rec in found:
-        value = best_metric(rec)
-        if value is not None:
-            by_task[rec["config"]["task"]["name"]][row_label(rec)].append((rec["params"]["adapter"], 100 * value))
-    if not by_task:
+    scored = runs[runs.value.notna()]
+    if scored.empty:
         return []
-    plt = _pyplot()
-    tasks = sorted(by_task)
+    plt = pyplot()
+    tasks = sorted(scored.task.unique())
     fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3.6), squeeze=False)
     for ax, task in zip(axes[0], tasks, strict=True):
         points = []
-        for label in sorted(by_task[task]):
-            runs = by_task[task][label]
-            x, y = statistics.median(p for p, _ in runs), statistics.median(s for _, s in runs)
+        for label, row in sorted(scored[scored.task == task].groupby("label"), key=lambda g: g[0]):
+            x, y = statistics.median(row.adapter_params), statistics.median(100 * v for v in values(row))
             ax.scatter([x], [y], label=label, zorder=3)
             points.append((x, y))
         front = pareto_front(points)
         ax.plot(*zip(*front, strict=True), "k--", lw=1, label="Pareto front", zorder=2)
         ax.set(xscale="log", xlabel="trainable adapter parameters", ylabel="dev score (best epoch)", title=task)
-        ax.xaxis.set_minor_formatter(_no_labels())  # minor-tick labels (2x10^4, 3x10^4, ...) overlap in narrow panels
+        ax.xaxis.set_minor_formatter(no_labels())  # minor-tick labels (2x10^4, 3x10^4, ...) overlap in narrow panels
         ax.grid(alpha=0.3)
     axes[0][-1].legend(fontsize=7, loc="best")
-    return [_save(plt, fig, out / "score_vs_params.png")]
+    return [save(plt, fig, out / "score_vs_params.png")]
 
 
-def block_size_curves(found: list[dict], out: Path) -> list[Path]:
+def block_size_curves(runs: pd.DataFrame, out: Path) -> list[Path]:
     """Score vs block size, score vs adapter parameters and time per step vs block size, one line per
     (method, task): both circulant families on one figure. Points are seed means with their std as bars."""
-    series: dict[tuple[str, str], dict[int, list[tuple[float, float, int]]]] = defaultdict(lambda: defaultdict(list))
-    for rec in found:
-        size, value = rec["config"]["method"].get("block_size"), best_metric(rec)
-        if size and value is not None:
-            key = (rec["config"]["method"]["name"], rec["config"]["task"]["name"])
-            step_s = (rec.get("time") or {}).get("step_s")  # failed runs have no time
-            series[key][int(size)].append((100 * value, step_s, rec["params"]["adapter"]))
-    series = {k: v for k, v in series.items() if len(v) > 1}
+    sized = runs[runs.value.notna() & runs.block_size.notna()]
+    series = {key: by for key, by in sized.groupby(["method", "task"]) if by.block_size.nunique() > 1}
     if not series:
         return []
-    plt = _pyplot()
+    plt = pyplot()
     fig, (score_ax, params_ax, time_ax) = plt.subplots(1, 3, figsize=(13, 3.6))
-    for (method, task), by_size in sorted(series.items()):
-        sizes = sorted(by_size)
-        scores = [[s for s, _, _ in by_size[p]] for p in sizes]
+    for (method, task), by in sorted(series.items(), key=lambda kv: kv[0]):
+        sizes = sorted(int(p) for p in by.block_size.unique())
+        at = {p: by[by.block_size == p] for p in sizes}
+        scores = [[100 * v for v in values(at[p])] for p in sizes]
         means = [statistics.fmean(v) for v in scores]
         stds = [statistics.stdev(v) if len(v) > 1 else 0.0 for v in scores]
-        params = [statistics.median(n for _, _, n in by_size[p]) for p in sizes]
+        params = [statistics.median(at[p].adapter_params) for p in sizes]
         label = f"{method}/{task}"
         score_ax.errorbar(sizes, means, yerr=stds, fmt="o-", capsize=3, label=label)
         params_ax.errorbar(params, means, yerr=stds, fmt="o-", capsize=3, label=label)
-        timed = [p for p in sizes if any(t is not None for _, t, _ in by_size[p])]
-        time_ax.plot(timed, [statistics.median(t for _, t, _ in by_size[p] if t is not None) for p in timed], "o-",
-                     label=label)  # fmt: skip
+        timed = {p: [t for t in at[p].step_s if t is not None] for p in sizes}
+        timed = {p: t for p, t in timed.items() if t}
+        time_ax.plot(list(timed), [statistics.median(t) for t in timed.values()], "o-", label=label)
     score_ax.set(xscale="log", xlabel="block size p", ylabel="dev score (best epoch; mean ± std)")
     params_ax.set(xscale="log", xlabel="trainable adapter parameters", ylabel="dev score (best epoch; mean ± std)")
     time_ax.set(xscale="log", xlabel="block size p", ylabel="seconds per training step")
     for ax in (score_ax, params_ax, time_ax):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    return [_save(plt, fig, out / "block_size.png")]
+    return [save(plt, fig, out / "block_size.png")]
 
 
-def training_curves(found: list[dict], out: Path) -> list[Path]:
+def training_curves(runs: pd.DataFrame, out: Path) -> list[Path]:
     """Per task: train loss and dev metric per epoch, one line per run."""
-    by_task = defaultdict(list)
-    for rec in found:
-        if (rec.get("metrics") or {}).get("epochs"):
-            by_task[rec["config"]["task"]["name"]].append(rec)
+    with_epochs = runs.loc[[bool((r.get("metrics") or {}).get("epochs")) for r in runs.record]]
     paths = []
-    plt = _pyplot() if by_task else None
-    for task, recs in sorted(by_task.items()):
+    plt = pyplot() if not with_epochs.empty else None
+    for task, by in sorted(with_epochs.groupby("task"), key=lambda g: g[0]):
         fig, (loss_ax, metric_ax) = plt.subplots(1, 2, figsize=(9, 3.4))
-        for rec in sorted(recs, key=lambda r: (row_label(r), r["config"]["trainer"]["seed"])):
-            epochs = rec["metrics"]["epochs"]
-            metric = rec["metrics"]["metric_for_best"]
-            label = f"{row_label(rec)} s{rec['config']['trainer']['seed']}"
+        for run in by.sort_values(["label", "seed"], kind="stable").itertuples():
+            epochs = run.record["metrics"]["epochs"]
+            metric = run.record["metrics"]["metric_for_best"]
+            label = f"{run.label} s{run.seed}"
             trained = [e for e in epochs if e.get("train_loss") is not None]
             loss_ax.plot([e["step"] for e in trained], [e["train_loss"] for e in trained], "o-", label=label)
             metric_ax.plot([e["step"] for e in epochs], [100 * e["eval"][metric] for e in epochs], "o-", label=label)
@@ -131,10 +99,14 @@ def training_curves(found: list[dict], out: Path) -> list[Path]:
         loss_ax.set(xlabel="optimiser step", ylabel="mean train loss of the epoch", title=task)
         metric_ax.set(xlabel="optimiser step", ylabel=f"dev {metric}", title=task)
         metric_ax.legend(fontsize=6)
-        paths.append(_save(plt, fig, out / f"curves_{task}.png", dpi=110))
+        paths.append(save(plt, fig, out / f"curves_{task}.png", dpi=110))
     return paths
 
 
 def write_all(found: list[dict], out: Path) -> list[Path]:
+    """Every plot of these records into ``out``; the paths written (a plot without data is left out)."""
     out.mkdir(parents=True, exist_ok=True)
-    return score_vs_params(found, out) + block_size_curves(found, out) + training_curves(found, out)
+    runs = runs_frame(found)
+    return (
+        score_vs_params(runs, out) + block_size_curves(runs, out) + training_curves(runs, out) + loss_curves(runs, out)
+    )

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bca.paper import experiments, tune
+from bca.report import frame, table_metric
 from bca.run import records
 from bca.run.labels import method_label, row_label  # noqa: F401 (re-exported for the report modules)
 
@@ -72,13 +73,6 @@ class Table:
     records: list[dict] = field(default_factory=list)  # the records the cells were built from (plots read these)
 
 
-def best_metric(record: dict) -> float | None:
-    best = (record.get("metrics") or {}).get("best")
-    if record["status"] != "ok" or not best:
-        return None
-    return float(best["eval"][record["metrics"]["metric_for_best"]])
-
-
 def natural_key(key: tuple[str, str]) -> tuple:
     """Sort "p=16" before "p=384" (numbers by value), so sweep rows come out in order."""
     return tuple(tuple((0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", part)) for part in key)
@@ -102,30 +96,32 @@ def find_records(directory: Path) -> tuple[list[dict], list[str]]:
 
 
 def build(
-    found: list[dict], experiment: experiments.Experiment | None = None, damaged=(), reference: str | None = None
+    found: list[dict],
+    experiment: experiments.Experiment | None = None,
+    damaged=(),
+    reference: str | None = None,
+    metric: str | None = None,
 ) -> Table:
-    """Group records into rows x tasks; with an experiment, keep its row order and add its published numbers."""
+    """Group records into rows x tasks; with an experiment, keep its row order and add its published numbers.
+
+    ``metric``: show this eval figure of the best dev epoch instead of its main metric (``bca.report.table_metric``).
+    """
     if experiment is not None:
         found = [r for r in found if r["config"].get("experiment") == experiment.name]
     held_out = sum(tune.is_tuning_record(r) for r in found)
     picks = tune.chosen_points(found, experiment)
     found = [r for r in found if not tune.is_tuning_record(r) and tune.at_chosen_point(r, experiment, picks)]
-    scale = experiment.scale if experiment else 100.0
+    scale = table_metric.scale(metric, experiment.scale if experiment else 100.0)
     rows: dict[tuple[str, str], Row] = {}
-    for rec in found:
-        cfg = rec["config"]
-        key = (row_label(rec), cfg["model"]["name"])
-        row = rows.setdefault(key, Row(label=key[0], model=key[1]))
-        cell = row.cells.setdefault(cfg["task"]["name"], Cell())
-        value = best_metric(rec)
-        if value is None:
-            cell.not_ok[rec["status"]] = cell.not_ok.get(rec["status"], 0) + 1
-        else:
-            cell.values.append(value * scale)
-        row.adapter_params.add(int(rec["params"]["adapter"]))
-    for row in rows.values():
-        for cell in row.cells.values():
-            cell.values.sort()  # order-independent statistics, whatever order the files were read in
+    for (label, model), runs in frame.runs_frame(found, metric).groupby(["label", "model"], sort=False):
+        row = rows[(label, model)] = Row(label=label, model=model, adapter_params={int(n) for n in runs.adapter_params})
+        for task, cell_runs in runs.groupby("task", sort=False):
+            not_ok = cell_runs["missing"].dropna().value_counts(sort=False)
+            # sorted: order-independent statistics, whatever order the files were read in
+            row.cells[task] = Cell(
+                values=sorted(v * scale for v in frame.values(cell_runs)),
+                not_ok={str(why): int(n) for why, n in not_ok.items()},
+            )
     if experiment is None:
         columns = sorted({t for row in rows.values() for t in row.cells})
         ordered = [rows[k] for k in sorted(rows, key=natural_key)]
@@ -147,6 +143,7 @@ def build(
     protocol = (
         tune.describe_protocol(experiment) if picks or (experiment and any(r.grid for r in experiment.rows)) else None
     )
+    reports += table_metric.describe(metric)
     return Table(
         title, reports, columns, ordered, describe_ours(found), sorted(damaged),
         reference=ref.label if ref else None, protocol=protocol, held_out_runs=held_out, records=found,

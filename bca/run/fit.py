@@ -13,7 +13,9 @@ Every epoch (and every ``trainer.checkpoint_every`` steps) the trainable state i
 (``bca.run.checkpoint``); a rerun of the same config resumes from the last checkpoint and ends with the same
 metrics. Task families plug in through the task registry (``bca.tasks.registry.task_runtime``): it returns the
 train loader and an ``evaluate(model)`` callable, so the loop never knows whether it is classifying sentences
-or solving GSM8K.
+or solving GSM8K. An ``evaluate.losses`` callable (instruction tasks: held-out response loss, forgetting) is
+also measured at step 0, every ``losses.every`` steps and at every evaluation, into ``metrics["curve"]`` and
+the eval dicts.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ class TrainState:
     batches_in_epoch: int = 0  # the data position: (micro-)batches of the current epoch already trained on
     epoch_losses: list[float] = field(default_factory=list)  # its steps' losses (the epoch's train_loss is the mean)
     window_losses: list[float] = field(default_factory=list)  # micro-batch losses of the step being accumulated
+    curve: list[dict] = field(default_factory=list)  # {step, <loss>: value} points of the task's teacher-forced losses
 
     def state_dict(self) -> dict:
         return asdict(self)
@@ -171,8 +174,18 @@ def epoch_metrics(epochs: list[dict], metric_name: str) -> dict:
     }
 
 
+def loss_point(state, losses, model, tracker) -> dict:
+    """The teacher-forced losses at the current step, measured once per step and kept in ``state.curve``."""
+    if not state.curve or state.curve[-1]["step"] != state.step:
+        point = losses(model)
+        state.curve.append({"step": state.step, **point})
+        tracker.log({f"eval/{k}": v for k, v in point.items()}, step=state.step)
+    return {k: v for k, v in state.curve[-1].items() if k != "step"}
+
+
 def fit(accelerator, cfg, model, tokenizer, splits, groups, tracker, record_path) -> FitResult:
     train_loader, evaluate = task_runtime(accelerator, cfg, splits, tokenizer)
+    losses = getattr(evaluate, "losses", None)  # optional: teacher-forced losses, cheap next to generation
     micro_batches = len(train_loader)  # per epoch; = batches when trainer.grad_accum_steps is 1
     steps, epochs = total_steps(cfg.trainer, micro_batches)
     optimizer = torch.optim.AdamW(groups)
@@ -193,6 +206,8 @@ def fit(accelerator, cfg, model, tokenizer, splits, groups, tracker, record_path
     status, error = "ok", None
     model.train()
     try:
+        if losses is not None and state.step == 0:  # before any training (a resumed run has it already)
+            loss_point(state, losses, model, tracker)
         while state.epoch < epochs and state.step < steps:
             # The shuffle order is a function of (seed, epoch); a resumed run skips the batches already taken.
             train_loader.set_epoch(state.epoch)
@@ -214,12 +229,16 @@ def fit(accelerator, cfg, model, tokenizer, splits, groups, tracker, record_path
                 if state.step % cfg.trainer.log_every == 0 or state.step == 1:
                     lrs = {f"lr/{g['name']}": g["lr"] for g in optimizer.param_groups}
                     tracker.log({"train/loss": loss, "train/grad_norm": norm, **lrs}, step=state.step)
+                if losses is not None and losses.every and state.step % losses.every == 0:
+                    loss_point(state, losses, model, tracker)  # before the checkpoint, so a resume keeps it
                 if state.step >= steps:
                     break
                 if every and state.step % every == 0:
                     checkpoints.save()
             state.epoch += 1
             scores = evaluate(model)
+            if losses is not None:
+                scores.update(loss_point(state, losses, model, tracker))
             entry = {
                 "epoch": state.epoch,
                 "step": state.step,
@@ -237,6 +256,8 @@ def fit(accelerator, cfg, model, tokenizer, splits, groups, tracker, record_path
                 )
         if steps == 0:  # trainer.max_steps=0: evaluate the untrained model once (zero-shot baseline)
             scores = evaluate(model)
+            if losses is not None:
+                scores.update(loss_point(state, losses, model, tracker))
             state.epochs.append({"epoch": 0, "step": 0, "train_loss": None, "eval": scores})
             tracker.log({f"eval/{k}": v for k, v in scores.items()}, step=0)
     except Diverged as err:
@@ -256,6 +277,8 @@ def fit(accelerator, cfg, model, tokenizer, splits, groups, tracker, record_path
     finally:
         bar.close()
     metrics = epoch_metrics(state.epochs, metric_name)
+    if state.curve:
+        metrics["curve"] = state.curve
     return FitResult(
         status, error, metrics, state.step, state.step_seconds, time.perf_counter() - t0, resumed_from,
         str(checkpoints.last) if checkpoints.last else None, state.tokens * accelerator.num_processes,

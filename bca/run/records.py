@@ -39,6 +39,13 @@ HASH_NEUTRAL_DEFAULTS = {
     ("model", "head_modules"): ["classifier", "score"],  # before: only these heads trained (MiniLM's pooler frozen)
     ("task", "holdout"): None,
     ("task", "holdout_seed"): 0,
+    # instruction tasks' held-out response loss and forgetting (off: what runs measured before they existed)
+    ("task", "heldout_loss_samples"): 0,
+    ("task", "heldout_loss_every"): 0,
+    ("task", "forgetting_samples"): 0,
+    ("task", "forgetting_task"): "alpaca",
+    ("task", "forgetting_data_dir"): None,
+    ("task", "forgetting_hub_path"): None,
 }
 
 PAUSE_IN_WRITE_ENV = "BCA_FAULT_PAUSE_IN_RECORD_WRITE"

@@ -33,3 +33,10 @@ class TaskConfig:
     eval_data_dir: str | None = None  # local files of eval_task (None: the hub)
     max_length: int | None = None  # tokens per training example; None: trainer.max_length
     max_new_tokens: int = 256  # generation budget per eval problem
+    # teacher-forced losses (bca.tasks.instruct.heldout), measured at step 0 and at every evaluation; 0 = off:
+    heldout_loss_samples: int = 0  # response NLL on the first N problems of the scored eval split
+    heldout_loss_every: int = 0  # also every this many steps (a loss curve between evaluations); 0: never
+    forgetting_samples: int = 0  # LM loss on N seeded general-text rows, tuned minus base model (forgetting)
+    forgetting_task: str = "alpaca"  # the instruction source those rows come from (bca.tasks.instruct.sources)
+    forgetting_data_dir: str | None = None  # its local file; None: the hub
+    forgetting_hub_path: str | None = None  # its hub dataset id; None: the source's default

@@ -3,6 +3,8 @@
 ``bca.tasks.registry.task_runtime`` calls ``instruct_runtime`` for ``task.kind == "instruct"``; the loop then trains on
 ``model(**batch).loss`` (the causal-LM loss, on response tokens only) and calls ``evaluate(model)`` after
 each epoch, which generates greedily for every eval problem and reports exact-match accuracy.
+``evaluate.losses`` (``bca.tasks.instruct.heldout``, when the task asks for them) adds the held-out response loss
+and forgetting, which the loop also measures at step 0.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from bca.tasks.batching import micro_batch_size
 from bca.tasks.instruct.answers import extract_answer, normalise_number
 from bca.tasks.instruct.batching import CausalCollator, LengthBucketBatchSampler
 from bca.tasks.instruct.generate import generate_texts
+from bca.tasks.instruct.heldout import HeldoutLosses, general_examples
 from bca.tasks.instruct.prompts import PromptFormat, end_token_id
 
 log = logging.getLogger(__name__)
@@ -53,6 +56,7 @@ class GenerationEval:
             "progress": progress,
         }
         self.last: list[dict] = []
+        self.losses: HeldoutLosses | None = None  # the loop measures these too (step 0, curve, every eval)
 
     def __call__(self, model) -> dict:
         texts = generate_texts(self.accelerator, model, self.prompts, self.tokenizer, **self.kwargs)
@@ -82,4 +86,24 @@ def instruct_runtime(accelerator, cfg, splits, tokenizer):
         batch_size=cfg.trainer.eval_batch_size,
         progress=cfg.trainer.progress,
     )
+    evaluate.losses = heldout_losses(accelerator, cfg, splits, fmt, tokenizer)
     return train_loader, evaluate
+
+
+def heldout_losses(accelerator, cfg, splits, fmt: PromptFormat, tokenizer) -> HeldoutLosses | None:
+    """The task's teacher-forced losses, or None when it asks for none (``task.heldout_loss_samples`` and
+    ``task.forgetting_samples`` 0). Batched like training (micro-batches): the full-vocabulary logits of a
+    batch are what bounds memory, and training has shown that batch fits."""
+    heldout, general = getattr(splits, "heldout", None), getattr(splits, "general", None)
+    if heldout is None and general is None:
+        return None
+    max_length = cfg.task.max_length or cfg.trainer.max_length
+    return HeldoutLosses(
+        accelerator,
+        heldout=encode_train(heldout, fmt, max_length) if heldout is not None else None,
+        general=general_examples(general, tokenizer, max_length) if general is not None else None,
+        pad_token_id=tokenizer.pad_token_id,
+        batch_size=micro_batch_size(cfg.trainer),
+        every=cfg.task.heldout_loss_every,
+        progress=cfg.trainer.progress,
+    )
