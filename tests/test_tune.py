@@ -6,8 +6,9 @@ the smaller lr), the table against the chosen value, and a rerun against the fil
 
 import yaml
 
+from bca.cli import bca_reproduce as reproduce
 from bca.cli import bca_table
-from bca.paper import experiments, reproduce, tune
+from bca.paper import experiments, tune
 from bca.report import tables
 from bca.run import records
 
