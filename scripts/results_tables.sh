@@ -40,11 +40,15 @@ bash scripts/results_tables.sh
 ```
 
 MD
-  echo "Records so far: $(find results/minilm_glue/records -name '*.json' 2>/dev/null | wc -l) of 240 runs (8 rows x 5 tasks x (3 grid points + 3 seeds))."
+  echo "Records so far: $(find results/minilm_glue/records -name '*.json' 2>/dev/null | wc -l || true) of 240 runs (8 rows x 5 tasks x (3 grid points + 3 seeds))."
   echo
-  $BIN/bca-table results/minilm_glue --experiment minilm_glue --plots results/minilm_glue/plots
-  echo
-  $BIN/bca-table results/minilm_glue --experiment minilm_glue --tuning
+  if [ -d results/minilm_glue/records ]; then
+    $BIN/bca-table results/minilm_glue --experiment minilm_glue --plots results/minilm_glue/plots
+    echo
+    $BIN/bca-table results/minilm_glue --experiment minilm_glue --tuning
+  else
+    echo "No run of this table has landed yet."
+  fi
   cat <<'MD'
 
 ## Budget check: LoRA r=8 at its default lrs, dev metric every epoch
@@ -113,9 +117,13 @@ vs p, measured on a shared CPU: indicative only). The table fills in as runs lan
 row has its three seeds.
 
 MD
-  echo "Records so far: $(find results/block_size_rt/records -name '*.json' 2>/dev/null | wc -l) of 84 runs (12 rows x (4 grid points + 3 seeds))."
+  echo "Records so far: $(find results/block_size_rt/records -name '*.json' 2>/dev/null | wc -l || true) of 84 runs (12 rows x (4 grid points + 3 seeds))."
   echo
-  $BIN/bca-table results/block_size_rt --experiment block_size_rt --plots results/block_size_rt/plots
-  echo
-  $BIN/bca-table results/block_size_rt --experiment block_size_rt --tuning
+  if [ -d results/block_size_rt/records ]; then
+    $BIN/bca-table results/block_size_rt --experiment block_size_rt --plots results/block_size_rt/plots
+    echo
+    $BIN/bca-table results/block_size_rt --experiment block_size_rt --tuning
+  else
+    echo "No run of this table has landed yet."
+  fi
 } > results/block_size_rt.md
