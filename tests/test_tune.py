@@ -136,3 +136,27 @@ def test_dry_run_lists_grid_points_and_pending_finals(tmp_path, capsys):
     assert reproduce.main([str(path), f"results_dir={tmp_path}", "--tune", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert out.count("(grid)") == 4 and out.count("[after tuning]") == 2 and not (tmp_path / "records").exists()
+
+
+def test_the_shipped_minilm_glue_grid_runs_end_to_end_at_tiny_scale(glue_dir, tmp_path, capsys):
+    """The real experiment file, its LoRA row's 3-point grid on RTE, shrunk to a tiny model and a few steps."""
+    results = tmp_path / "results"
+    tiny = ["model=tiny-bert", "task.max_train_samples=40", "task.max_eval_samples=16", "trainer.max_steps=2",
+            "trainer.max_length=32", "logger=disabled", "trainer.progress=false"]  # fmt: skip
+    argv = ["minilm_glue", "--tune", "--rows", "LoRA r=8", "--tasks", "rte", f"task.data_dir={glue_dir}",
+            f"results_dir={results}", *tiny]  # fmt: skip
+    assert reproduce.main(argv) == 0
+    found = [r for _, r in records.iter_records(results / "records")]
+    grid = [r for r in found if r["config"]["task"]["holdout"] == 0.1]
+    finals = [r for r in found if r["config"]["task"]["holdout"] is None]
+    assert sorted(r["config"]["method"]["lr"] for r in grid) == [3e-4, 1e-3, 3e-3]  # the file's grid
+    best = min(grid, key=lambda r: (-r["metrics"]["best"]["eval"]["accuracy"], r["config"]["method"]["lr"]))
+    assert sorted(r["config"]["trainer"]["seed"] for r in finals) == [0, 1, 2]
+    assert {r["config"]["method"]["lr"] for r in finals} == {best["config"]["method"]["lr"]}
+    out = tmp_path / "t.md"
+    assert bca_table.main([str(results), "--experiment", "minilm_glue", "--out", str(out)]) == 0
+    chosen = next(ln for ln in out.read_text().splitlines() if ln.startswith("|   chosen"))
+    assert f"lr={experiments.override_value(best['config']['method']['lr'])}" in chosen
+    mtimes = {p: p.stat().st_mtime_ns for p in (results / "records").glob("*.json")}
+    assert reproduce.main(argv) == 0  # a rerun skips every run
+    assert {p: p.stat().st_mtime_ns for p in (results / "records").glob("*.json")} == mtimes
