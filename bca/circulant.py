@@ -32,6 +32,13 @@ import contextlib
 
 import torch
 
+from bca.circulant_ops import complex_bmm as _complex_bmm
+from bca.circulant_ops import complex_cross as _complex_cross
+from bca.circulant_ops import cpu_tricks
+from bca.circulant_ops import sum_tokens as _sum_tokens
+from bca.circulant_ops import token_chunks as _token_chunks
+from bca.circulant_ops import transpose2d as _transpose2d
+
 __all__ = [
     "block_circulant_matmul",
     "linear_block_circulant",
@@ -42,17 +49,6 @@ __all__ = [
 def _compute_dtype(*tensors: torch.Tensor) -> torch.dtype:
     """fp64 if any input is fp64 (exact tests), else fp32 (the only dtype torch FFTs support everywhere)."""
     return torch.float64 if any(t.dtype == torch.float64 for t in tensors) else torch.float32
-
-
-def _transpose2d(z: torch.Tensor, rows: int) -> torch.Tensor:
-    """Contiguous transpose of complex ``z`` seen as a (rows, -1) matrix.
-
-    torch's generic strided copy is slow for complex tensors; a complex64 element is 8 bytes, so it is
-    viewed as one float64 to hit the cache-blocked 2-D transpose kernel (a pure bit copy, no arithmetic).
-    """
-    if z.dtype == torch.complex64:
-        return z.view(torch.float64).reshape(rows, -1).t().contiguous().view(torch.complex64)
-    return z.reshape(rows, -1).t().contiguous()
 
 
 def _spectrum_freq_major(x: torch.Tensor, blocks: int, p: int) -> torch.Tensor:
@@ -67,53 +63,9 @@ def _irfft_freq_major(spec: torch.Tensor, p: int) -> torch.Tensor:
     return torch.fft.irfft(_transpose2d(spec, n_freq).view(tokens, blocks, n_freq), n=p).view(tokens, -1)
 
 
-def _real_matrix(z: torch.Tensor) -> torch.Tensor:
-    """Complex (F, a, b) -> real (F, 2a, 2b) acting on interleaved (re, im) rows: see ``_complex_bmm``."""
-    top = torch.stack([z.real, z.imag], dim=-1)  # what the real part of an input entry contributes
-    bottom = torch.stack([-z.imag, z.real], dim=-1)  # ... and its imaginary part
-    return torch.stack([top, bottom], dim=2).reshape(z.shape[0], 2 * z.shape[1], 2 * z.shape[2])
-
-
-def _complex_bmm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """(F, T, k) @ (F, k, n) for complex tensors as ONE real batched GEMM.
-
-    torch's CPU bmm has no fast complex path (it loops over the batch with copies: ~20x slower than this).
-    Seen as real, an (re, im)-interleaved row of length 2k times the 2k x 2n real form of b is the complex
-    product, so the work goes to the BLAS sgemm with the same 4 real multiplies per complex one.
-    """
-    n_freq, tokens, _ = a.shape
-    out = torch.bmm(torch.view_as_real(a).reshape(n_freq, tokens, -1), _real_matrix(b))
-    return torch.view_as_complex(out.view(n_freq, tokens, -1, 2))
-
-
-def _complex_cross(g: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """sum_t g[f, t, i] * conj(x[f, t, j]) -> (F, m, q): one real GEMM over the (long) token dim."""
-    n_freq, tokens, m = g.shape
-    q = x.shape[-1]
-    prods = torch.bmm(
-        torch.view_as_real(g).reshape(n_freq, tokens, 2 * m).mT, torch.view_as_real(x).reshape(n_freq, tokens, 2 * q)
-    ).view(n_freq, m, 2, q, 2)  # [f, i, re/im of g, j, re/im of x]
-    real = prods[:, :, 0, :, 0] + prods[:, :, 1, :, 1]
-    imag = prods[:, :, 1, :, 0] - prods[:, :, 0, :, 1]
-    return torch.complex(real, imag)
-
-
-def _sum_tokens(z: torch.Tensor) -> torch.Tensor:
-    """``z.sum(0)`` as a GEMV with a ones vector (real or complex z).
-
-    ATen's reduction over a leading dim is strided and, with OpenMP threads on a busy CPU, ~10x slower
-    than one BLAS GEMV that reads the same memory once.
-    """
-    flat = torch.view_as_real(z) if z.is_complex() else z
-    flat = flat.reshape(z.shape[0], -1)
-    out = torch.mv(flat.t(), flat.new_ones(z.shape[0]))
-    return torch.view_as_complex(out.view(*z.shape[1:], 2)) if z.is_complex() else out.view(z.shape[1:])
-
-
-def _token_chunks(tokens: int, n_freq: int):
-    """Slices of token rows whose spectra (~1 MB) stay in cache from an FFT to the op that consumes them."""
-    step = max(16, (1 << 17) // n_freq)
-    return [slice(i, min(i + step, tokens)) for i in range(0, tokens, step)]
+def _chunks(t: torch.Tensor, n_freq: int) -> list[slice]:
+    """Token chunks of the one-block path: cache-sized on CPU, all tokens at once elsewhere."""
+    return _token_chunks(t.shape[0], n_freq) if cpu_tricks(t) else [slice(0, t.shape[0])]
 
 
 def _bc_forward(x: torch.Tensor, spec: torch.Tensor, p: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -122,7 +74,7 @@ def _bc_forward(x: torch.Tensor, spec: torch.Tensor, p: int) -> tuple[torch.Tens
     if q == m == 1:  # one block: an elementwise product, chunk by chunk while each spectrum is in cache
         y = x.new_empty(x.shape[0], p)
         x_spec = torch.empty(x.shape[0], n_freq, dtype=spec.dtype, device=x.device)
-        for rows in _token_chunks(x.shape[0], n_freq):
+        for rows in _chunks(x, n_freq):
             chunk = torch.fft.rfft(x[rows], out=x_spec[rows])
             torch.fft.irfft(chunk * spec[0, 0], n=p, out=y[rows])
         return y, x_spec
@@ -138,7 +90,7 @@ def _bc_backward(grad, x_spec, spec, p: int, need_x: bool, need_kernel: bool):
         conj_kernel = spec[0, 0].conj()
         grad_x = grad.new_empty(grad.shape[0], p) if need_x else None
         cross = 0
-        for rows in _token_chunks(grad.shape[0], n_freq):
+        for rows in _chunks(grad, n_freq):
             g_spec = torch.fft.rfft(grad[rows])
             if need_kernel:  # sum_t G_t * conj(X_t)
                 cross = cross + _sum_tokens(g_spec * x_spec[rows].conj())
@@ -256,12 +208,23 @@ def linear_block_circulant(
     return y.view(*x.shape[:-1], m * p)
 
 
+def hankel_view(kernel: torch.Tensor) -> torch.Tensor:
+    """A (m, q, p, p) strided VIEW H with H[i, j, a, s] = c_ij[(p - 1 - a - s) mod p]: block (i, j) of BC is
+    H[i, j] with its rows reversed, BC_ij[r, s] = c_ij[(r - s) mod p] = H[i, j, p - 1 - r, s].
+
+    A circulant (constant along r - s) would need a negative stride, which torch views cannot have; a Hankel
+    matrix (constant along a + s) is a window view of the reversed kernel repeated twice (2p numbers per
+    block). So a dense block costs one copy (the row reversal) and no p x p index tensor.
+    """
+    p = kernel.shape[-1]
+    rev = kernel.flip(-1)
+    return torch.cat([rev, rev], dim=-1).unfold(-1, p, 1)[..., :p, :]
+
+
 def block_circulant_dense(kernel: torch.Tensor) -> torch.Tensor:
     """Materialise BC(kernel) as a (d_out, d_in) matrix: block (i, j)[r, s] = kernel[i, j, (r - s) mod p].
 
-    O(d_out * d_in) memory: for delta_weight / merge and tests, never for the forward pass.
+    O(d_out * d_in) memory: for delta_weight / merge and tests. Differentiable (copies of a strided view).
     """
     m, q, p = kernel.shape
-    r = torch.arange(p, device=kernel.device)
-    blocks = kernel[..., (r[:, None] - r[None, :]) % p]  # (m, q, p, p): [i, j, r, s]
-    return blocks.permute(0, 2, 1, 3).reshape(m * p, q * p)
+    return hankel_view(kernel).flip(-2).permute(0, 2, 1, 3).reshape(m * p, q * p)

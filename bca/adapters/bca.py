@@ -15,7 +15,8 @@ import torch
 from torch import nn
 
 from bca.adapters.base import AdapterLinear, check_choice, check_divides, check_positive_int, normalise_targets
-from bca.circulant import block_circulant_dense, block_circulant_matmul, linear_block_circulant
+from bca.circulant import block_circulant_dense, block_circulant_matmul
+from bca.exec_path import foldable, linear_block_circulant  # the FFT or merged-weight path, chosen per call
 
 BCA_INITS = ("zero", "gaussian", "xavier_uniform")
 
@@ -92,7 +93,7 @@ class BCALinear(AdapterLinear):
         return block_circulant_matmul(x, self.bca_kernel)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.merged or not self.can_fuse(x):
+        if self.merged or not foldable(self.base_layer, x):
             return super().forward(x)
         base = self.base_layer  # same sum, fewer activation-sized buffers (see linear_block_circulant)
         return linear_block_circulant(x, base.weight, base.bias, self.bca_kernel)
