@@ -18,12 +18,15 @@ whose spectrum is conj(rfft(c))):
 Precision: torch's FFTs have no bf16 (fp16 only on GPU for powers of two), so the FFT path runs in fp32
 (fp64 if given fp64, for gradcheck) and the result is cast back to the input dtype.
 
-Speed on CPU (scripts/bench_layers.py): one block (p = d) is an elementwise complex product. With several
-blocks the per-frequency mixing is a batched matmul with frequencies as the batch dim, so the spectra are
-moved between (tokens, blocks, freq) and (freq, tokens, blocks) layouts with a cache-blocked 2-D transpose
-(complex64 viewed as float64), and the complex matmuls run as real GEMMs (``_complex_bmm``). The input
-spectrum is saved for backward, so a training step costs 4 FFTs of the activations (x, y, dy, dx), not 5.
-With a plain fp32 base Linear, ``linear_block_circulant`` also folds the base GEMMs into the same buffers.
+Speed (scripts/bench_layers.py): one block (p = d) is an elementwise complex product. With several blocks
+the per-frequency mixing is a batched matmul with frequencies as the batch dim, so the spectra are moved
+between (tokens, blocks, freq) and (freq, tokens, blocks) layouts, token chunk by token chunk (the layout
+copies stay chunk-sized; the kernel gradient's token sum is accumulated over chunks). How the copies,
+complex GEMMs and token sums run depends on the device (``bca.circulant_ops``: CPU tricks on CPU, plain
+torch ops on CUDA). The input spectrum is saved for backward, so a training step costs 4 FFTs of the
+activations (x, y, dy, dx), not 5. With a plain fp32 base Linear, ``linear_block_circulant`` also folds
+the base GEMMs into the same buffers. BCA layers may instead take the merged-weight path
+(``bca.circulant_merged``, chosen per call by ``bca.exec_path``).
 """
 
 from __future__ import annotations
@@ -32,9 +35,9 @@ import contextlib
 
 import torch
 
+from bca.circulant_ops import chunk_rows, cpu_tricks
 from bca.circulant_ops import complex_bmm as _complex_bmm
 from bca.circulant_ops import complex_cross as _complex_cross
-from bca.circulant_ops import cpu_tricks
 from bca.circulant_ops import sum_tokens as _sum_tokens
 from bca.circulant_ops import token_chunks as _token_chunks
 from bca.circulant_ops import transpose2d as _transpose2d
@@ -57,15 +60,21 @@ def _spectrum_freq_major(x: torch.Tensor, blocks: int, p: int) -> torch.Tensor:
     return _transpose2d(spec, spec.shape[0] * blocks).view(-1, x.shape[0], blocks)
 
 
-def _irfft_freq_major(spec: torch.Tensor, p: int) -> torch.Tensor:
-    """(F, T, blocks) spectrum -> (T, blocks*p) real signal."""
+def _irfft_freq_major(spec: torch.Tensor, p: int, out: torch.Tensor) -> torch.Tensor:
+    """(F, T, blocks) spectrum -> ``out`` (T, blocks*p) real signal."""
     n_freq, tokens, blocks = spec.shape
-    return torch.fft.irfft(_transpose2d(spec, n_freq).view(tokens, blocks, n_freq), n=p).view(tokens, -1)
+    torch.fft.irfft(_transpose2d(spec, n_freq).view(tokens, blocks, n_freq), n=p, out=out.view(tokens, blocks, p))
+    return out
 
 
 def _chunks(t: torch.Tensor, n_freq: int) -> list[slice]:
-    """Token chunks of the one-block path: cache-sized on CPU, all tokens at once elsewhere."""
-    return _token_chunks(t.shape[0], n_freq) if cpu_tricks(t) else [slice(0, t.shape[0])]
+    """Token chunks of the one-block path: cache-sized on CPU (``token_chunks``), else memory-bounded."""
+    return _token_chunks(t.shape[0], n_freq) if cpu_tricks(t) else chunk_rows(t, 3 * 8 * n_freq)
+
+
+def _block_chunks(t: torch.Tensor, m: int, q: int, n_freq: int) -> list[slice]:
+    """Token chunks of the several-block path, sized by one chunk's input and output spectra ((m + q) F)."""
+    return chunk_rows(t, (m + q) * n_freq * 2 * t.element_size())
 
 
 def _bc_forward(x: torch.Tensor, spec: torch.Tensor, p: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -78,8 +87,19 @@ def _bc_forward(x: torch.Tensor, spec: torch.Tensor, p: int) -> tuple[torch.Tens
             chunk = torch.fft.rfft(x[rows], out=x_spec[rows])
             torch.fft.irfft(chunk * spec[0, 0], n=p, out=y[rows])
         return y, x_spec
-    x_spec = _spectrum_freq_major(x, q, p)  # per frequency: (T, q) @ (q, m)
-    return _irfft_freq_major(_complex_bmm(x_spec, spec.permute(2, 1, 0)), p), x_spec
+    # Several blocks: per frequency (T, q) @ (q, m), token chunk by token chunk so that the layout copies stay
+    # chunk-sized; the input spectrum is kept frequency-major for the kernel gradient's token-sum GEMM.
+    chunks = _block_chunks(x, m, q, n_freq)
+    y = x.new_empty(x.shape[0], m * p)
+    mixing = spec.permute(2, 1, 0)
+    if len(chunks) == 1:
+        x_spec = _spectrum_freq_major(x, q, p)
+        return _irfft_freq_major(_complex_bmm(x_spec, mixing), p, y), x_spec
+    x_spec = torch.empty(n_freq, x.shape[0], q, dtype=spec.dtype, device=x.device)
+    for rows in chunks:
+        chunk = x_spec[:, rows].copy_(_spectrum_freq_major(x[rows], q, p))
+        _irfft_freq_major(_complex_bmm(chunk, mixing), p, y[rows])
+    return y, x_spec
 
 
 def _bc_backward(grad, x_spec, spec, p: int, need_x: bool, need_kernel: bool):
@@ -99,11 +119,18 @@ def _bc_backward(grad, x_spec, spec, p: int, need_x: bool, need_kernel: bool):
         if need_kernel:
             grad_kernel = torch.fft.irfft(cross, n=p).view(1, 1, p)
         return grad_x, grad_kernel
-    g_spec = _spectrum_freq_major(grad, m, p)  # (F, T, m)
-    if need_x:  # (T, m) @ (m, q) per frequency with the conjugate kernel spectrum
-        grad_x = _irfft_freq_major(_complex_bmm(g_spec, spec.conj().permute(2, 0, 1)), p)
-    if need_kernel:  # (m, T) @ (T, q) per frequency: the token sum is the matmul's inner dim
-        grad_kernel = torch.fft.irfft(_complex_cross(g_spec, x_spec).permute(1, 2, 0), n=p)
+    grad_x = grad.new_empty(grad.shape[0], q * p) if need_x else None
+    conj_mixing = spec.conj().permute(2, 0, 1)
+    cross = None
+    for rows in _block_chunks(grad, m, q, n_freq):
+        g_spec = _spectrum_freq_major(grad[rows], m, p)  # (F, Tc, m)
+        if need_x:  # (Tc, m) @ (m, q) per frequency with the conjugate kernel spectrum
+            _irfft_freq_major(_complex_bmm(g_spec, conj_mixing), p, grad_x[rows])
+        if need_kernel:  # (m, Tc) @ (Tc, q) per frequency: the token sum is the matmul's inner dim
+            part = _complex_cross(g_spec, x_spec[:, rows])
+            cross = part if cross is None else cross.add_(part)
+    if need_kernel:
+        grad_kernel = torch.fft.irfft(cross.permute(1, 2, 0), n=p)
     return grad_x, grad_kernel
 
 

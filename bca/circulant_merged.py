@@ -24,13 +24,11 @@ import torch
 import torch.nn.functional as F
 
 from bca.circulant import _check_kernel, _compute_dtype, _FFTFunction, _spectrum_freq_major, hankel_view
-from bca.circulant_ops import complex_cross, cpu_tricks, sum_tokens
+from bca.circulant_ops import chunk_rows, complex_cross, cpu_tricks, sum_tokens
 
 __all__ = ["gemm_dtype", "linear_block_circulant_merged", "merged_weight"]
 
 SLAB_ELEMENTS = 1 << 18  # CPU: W_eff is built in slabs of ~1 MB (fp32) that stay in L2 from read to write
-CPU_CHUNK_BYTES = 1 << 21  # CPU: token chunks of the kernel gradient, spectra of dy and x ~2 MB together
-DEVICE_CHUNK_BYTES = 1 << 28  # elsewhere: chunks only bound the memory (256 MB of spectra)
 
 
 def _slabs(m: int, p: int, rows: int):
@@ -71,12 +69,6 @@ def gemm_dtype(x: torch.Tensor, weight: torch.Tensor) -> torch.dtype:
     return x.dtype
 
 
-def _token_chunks(t: torch.Tensor, bytes_per_token: int) -> list[slice]:
-    budget = CPU_CHUNK_BYTES if cpu_tricks(t) else DEVICE_CHUNK_BYTES
-    step = max(16, budget // max(1, bytes_per_token))
-    return [slice(i, min(i + step, t.shape[0])) for i in range(0, t.shape[0], step)]
-
-
 def kernel_grad(grad: torch.Tensor, x: torch.Tensor, shape: tuple[int, int, int], dtype: torch.dtype):
     """d loss / d kernel = irfft(sum_t G_ti conj(X_tj)) per block (i, j), token chunk by token chunk.
 
@@ -86,10 +78,11 @@ def kernel_grad(grad: torch.Tensor, x: torch.Tensor, shape: tuple[int, int, int]
     n_freq = p // 2 + 1
     complex_bytes = 16 if dtype == torch.float64 else 8
     cross = None
-    for rows in _token_chunks(grad, (m + q) * n_freq * complex_bytes):
+    for rows in chunk_rows(grad, (m + q) * n_freq * complex_bytes):
         g, xc = grad[rows].to(dtype), x[rows].to(dtype)
         if q == m == 1:  # one block: an elementwise product summed over the chunk's tokens
-            part = sum_tokens(torch.fft.rfft(g).mul_(torch.fft.rfft(xc).conj()))
+            # conj in place: a product with a lazy conj() view would first clone the spectrum
+            part = sum_tokens(torch.fft.rfft(g).mul_(torch.fft.rfft(xc).conj_physical_()))
         else:  # per frequency (m, Tc) @ (Tc, q): the token sum is the GEMM's inner dim
             part = complex_cross(_spectrum_freq_major(g, m, p), _spectrum_freq_major(xc, q, p))
         cross = part if cross is None else cross.add_(part)

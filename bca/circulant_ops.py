@@ -101,6 +101,17 @@ def sum_tokens(z: torch.Tensor) -> torch.Tensor:
     return torch.view_as_complex(out.view(*z.shape[1:], 2)) if z.is_complex() else out.view(z.shape[1:])
 
 
+CPU_CHUNK_BYTES = 1 << 21  # CPU: a chunk's spectra (~2 MB) stay in L2 between the ops that make and use them
+DEVICE_CHUNK_BYTES = 1 << 28  # elsewhere chunks only bound the transient memory (256 MB of spectra)
+
+
+def chunk_rows(t: torch.Tensor, bytes_per_token: int, min_rows: int = 16) -> list[slice]:
+    """Slices of the rows of ``t`` holding about a chunk budget of spectra each (see the constants)."""
+    budget = CPU_CHUNK_BYTES if cpu_tricks(t) else DEVICE_CHUNK_BYTES
+    step = max(min_rows, budget // max(1, bytes_per_token))
+    return [slice(i, min(i + step, t.shape[0])) for i in range(0, t.shape[0], step)]
+
+
 def token_chunks(tokens: int, n_freq: int) -> list[slice]:
     """CPU: slices of token rows whose spectra (~1 MB) stay in cache from an FFT to the op that consumes them."""
     step = max(16, (1 << 17) // n_freq)

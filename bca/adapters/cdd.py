@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from bca.adapters.base import AdapterLinear, check_choice, check_divides, check_positive_int, normalise_targets
-from bca.circulant_cdd import cdd_dense, cdd_matmul, cdd_matmul_before_last_diagonal, linear_cdd
+from bca.circulant_cdd import add_output_diagonal, cdd_dense, cdd_matmul, cdd_matmul_before_last_diagonal, linear_cdd
 
 CDD_INITS = ("zero", "gaussian")
 
@@ -116,8 +116,7 @@ class CDDLinear(AdapterLinear):
             return out
         *diagonals, last = self.cdd_diagonals
         z = cdd_matmul_before_last_diagonal(x, diagonals, list(self.cdd_kernels))
-        # out += D_m z in one pass (addcmul_), instead of materialising D_m z and then adding it
-        return out.addcmul_(z.to(out.dtype), last.to(out.dtype))
+        return add_output_diagonal(out, z, last)  # out += D_m z in one pass where the dtypes allow
 
     def delta_weight(self) -> torch.Tensor:
         return cdd_dense(list(self.cdd_diagonals), list(self.cdd_kernels))

@@ -1,0 +1,99 @@
+"""BCA and CDD layers on every available device and precision, each path, vs a float64 dense reference.
+
+CPU always; CUDA when present (skipped with the reason otherwise, see ``devices.py``). Precisions: fp32,
+bf16 and fp16 base layers, and fp32 layers under bf16/fp16 autocast. The reference is x W^T + b + x Delta W^T
+in float64 from the very numbers the layer holds (under autocast, W, b and x rounded as the base GEMM
+rounds them; the adapter always sees x itself), so what remains is the rounding of the layer's GEMM and
+output: within ``tol`` of the output's scale. The kernel gradient is computed in fp32 on every path and is
+compared to the float64 one for the same upstream gradient.
+"""
+
+import pytest
+import torch
+from devices import DEVICES, PRECISIONS, autocast
+from torch import nn
+
+from bca.adapters import BCALinear, CDDLinear
+from bca.circulant import block_circulant_dense
+from bca.circulant_cdd import cdd_dense
+from bca.circulant_ops import kernel_style
+from bca.exec_path import exec_path
+
+LAYERS = {  # name -> (class, d_in, d_out, block size)
+    "bca-one-block": (BCALinear, 64, 64, 64),
+    "bca-blocks": (BCALinear, 64, 32, 16),
+    "cdd-one-block": (CDDLinear, 64, 64, 64),
+    "cdd-blocks": (CDDLinear, 48, 32, 16),
+}
+TOKENS = 300  # enough rows that the merged path is the one "auto" picks for every layer here
+
+
+def build(name: str, device: str, dtype: torch.dtype) -> nn.Module:
+    cls, d_in, d_out, p = LAYERS[name]
+    torch.manual_seed(0)
+    layer = cls(nn.Linear(d_in, d_out), p, init="gaussian")
+    with torch.no_grad():  # Delta W about as large as W: a wrong adapter term cannot hide in the tolerance
+        for _, param in layer.adapter_named_parameters():
+            param.mul_(0.3 if cls is CDDLinear else 0.05)
+    layer.base_layer.to(dtype)
+    return layer.to(device)
+
+
+def delta_weight64(layer: nn.Module, params: dict) -> torch.Tensor:
+    """Delta W of ``layer`` in float64 from float64 copies of its adapter parameters (differentiable)."""
+    if isinstance(layer, BCALinear):
+        return block_circulant_dense(params["bca_kernel"])
+    n = layer.num_factors
+    return cdd_dense([params[f"cdd_diagonals.{k}"] for k in range(n + 1)], [params[f"cdd_kernels.{k}"] for k in range(n)])
+
+
+def reference(layer, x, upstream, autocast_dtype):
+    params = {n: p.detach().double().requires_grad_() for n, p in layer.adapter_named_parameters()}
+    x64 = x.detach().double().requires_grad_()
+    base = layer.base_layer
+    rounded = (lambda t: t.to(autocast_dtype).double()) if autocast_dtype is not None else (lambda t: t.double())
+    y = rounded(x64) @ rounded(base.weight.detach()).T + rounded(base.bias.detach())
+    y = y + x64 @ delta_weight64(layer, params).T
+    return y, torch.autograd.grad(y, [x64, *params.values()], upstream.double())
+
+
+@pytest.mark.parametrize("path", ["fft", "merged", "auto"])
+@pytest.mark.parametrize("precision", list(PRECISIONS))
+@pytest.mark.parametrize("name", list(LAYERS))
+@pytest.mark.parametrize("device", DEVICES)
+def test_layer_matches_dense_reference(device, name, precision, path):
+    dtype, autocast_dtype, tol = PRECISIONS[precision]
+    layer = build(name, device, dtype)
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(TOKENS, LAYERS[name][1], generator=g).to(device, dtype).requires_grad_()
+    upstream = torch.randn(TOKENS, LAYERS[name][2], generator=g).to(device)
+    with exec_path(path), autocast(device, autocast_dtype):
+        y = layer(x)
+    params = [p for _, p in layer.adapter_named_parameters()]
+    got = torch.autograd.grad(y, [x, *params], upstream.to(y.dtype))
+    y_ref, ref = reference(layer, x, upstream.to(y.dtype), autocast_dtype)
+
+    expected_dtype = autocast_dtype or dtype
+    assert y.dtype == expected_dtype and got[0].dtype == dtype
+    assert all(p.dtype == torch.float32 and gp.dtype == torch.float32 for p, gp in zip(params, got[1:], strict=True))
+    scale = y_ref.abs().max().item()
+    torch.testing.assert_close(y.double(), y_ref, rtol=tol, atol=tol * scale)
+    torch.testing.assert_close(got[0].double(), ref[0], rtol=tol, atol=tol * ref[0].abs().max().item())
+    for gp, rp in zip(got[1:], ref[1:], strict=True):  # fp32 maths from the same inputs: fp32 tolerance
+        torch.testing.assert_close(gp.double(), rp, rtol=1e-4, atol=1e-4 * rp.abs().max().item())
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_cpu_and_plain_kernel_styles_agree(device, name):
+    """The CPU tricks (float64-view transposes, real GEMMs, GEMV sums) and the plain ops of CUDA give the
+    same layer to fp32 rounding, on each device (on CUDA the CPU style is slow but must still be right)."""
+    layer = build(name, device, torch.float32)
+    x = torch.randn(TOKENS, LAYERS[name][1], device=device, requires_grad=True)
+    outs = {}
+    for style in ("cpu", "plain"):
+        with kernel_style(style), exec_path("fft"):
+            y = layer(x)
+            outs[style] = (y, *torch.autograd.grad(y.square().sum(), [x, *layer.parameters()], allow_unused=True))
+    for a, b in zip(outs["cpu"], outs["plain"], strict=True):
+        if a is not None:
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5 * a.abs().max().item())
