@@ -44,7 +44,8 @@ def delta_weight64(layer: nn.Module, params: dict) -> torch.Tensor:
     if isinstance(layer, BCALinear):
         return block_circulant_dense(params["bca_kernel"])
     n = layer.num_factors
-    return cdd_dense([params[f"cdd_diagonals.{k}"] for k in range(n + 1)], [params[f"cdd_kernels.{k}"] for k in range(n)])
+    diagonals = [params[f"cdd_diagonals.{k}"] for k in range(n + 1)]
+    return cdd_dense(diagonals, [params[f"cdd_kernels.{k}"] for k in range(n)])
 
 
 def reference(layer, x, upstream, autocast_dtype):
@@ -81,6 +82,7 @@ def test_layer_matches_dense_reference(device, name, precision, path):
     torch.testing.assert_close(got[0].double(), ref[0], rtol=tol, atol=tol * ref[0].abs().max().item())
     for gp, rp in zip(got[1:], ref[1:], strict=True):  # fp32 maths from the same inputs: fp32 tolerance
         torch.testing.assert_close(gp.double(), rp, rtol=1e-4, atol=1e-4 * rp.abs().max().item())
+
 
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("name", list(LAYERS))
