@@ -80,7 +80,8 @@ def device_description(device: str) -> str:
             f"{props.name} ({props.total_memory / 2**30:.0f} GiB), torch {torch.__version__}, "
             f"CUDA {torch.version.cuda}, cuDNN {torch.backends.cudnn.version()}"
         )
-    return f"CPU ({platform.processor() or platform.machine()}), torch {torch.__version__}, {torch.get_num_threads()} threads"
+    cpu = platform.processor() or platform.machine()
+    return f"CPU ({cpu}), torch {torch.__version__}, {torch.get_num_threads()} threads"
 
 
 def load_average() -> str:
