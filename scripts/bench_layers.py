@@ -45,7 +45,8 @@ class Holder(nn.Module):
 def peft_layer(base: nn.Linear, config) -> nn.Module:
     from peft import get_peft_model
 
-    return get_peft_model(Holder(base), config).base_model.model.proj
+    # .to: VeRA keeps its shared A, B on the peft model, which would otherwise stay on the CPU
+    return get_peft_model(Holder(base), config).to(base.weight.device).base_model.model.proj
 
 
 def build_layers(d: int) -> dict[str, tuple[nn.Module, int | None]]:

@@ -77,13 +77,14 @@ def build(case: StepCase, overrides: list[str], device: str):
     config = AutoConfig.for_model(arch.pop("model_type"), **arch, **({} if case.causal else {"num_labels": 2}))
     auto = AutoModelForCausalLM if case.causal else AutoModelForSequenceClassification
     torch.manual_seed(0)
-    model = auto.from_config(config, dtype=case.dtype).to(device)
+    with torch.device(device):  # random init on the device itself: seconds, not minutes, at 7B width
+        model = auto.from_config(config, dtype=case.dtype)
     if not overrides:  # head only: the frozen encoder with a trainable classifier, the floor of any adapter
         heads = set(head_parameter_names(model))
         for name, p in model.named_parameters():
             p.requires_grad = name in heads
         return model, torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3), 0
-    model = apply_method(model, cfg.method)
+    model = apply_method(model, cfg.method).to(device)  # .to: state peft keeps off the layers (VeRA's A, B)
     optimizer = torch.optim.AdamW(optimizer_groups(model, cfg.method))
     return model, optimizer, split_trainable(model, cfg.method.name).adapter_count
 
