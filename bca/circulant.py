@@ -112,8 +112,8 @@ def _bc_backward(grad, x_spec, spec, p: int, need_x: bool, need_kernel: bool):
         cross = 0
         for rows in _chunks(grad, n_freq):
             g_spec = torch.fft.rfft(grad[rows])
-            if need_kernel:  # sum_t G_t * conj(X_t)
-                cross = cross + _sum_tokens(g_spec * x_spec[rows].conj())
+            if need_kernel:  # sum_t G_t * conj(X_t), the product in the conjugate's buffer (one chunk less)
+                cross = cross + _sum_tokens(x_spec[rows].conj_physical().mul_(g_spec))
             if need_x:
                 torch.fft.irfft(g_spec.mul_(conj_kernel), n=p, out=grad_x[rows])
         if need_kernel:
