@@ -83,6 +83,7 @@ def step_table(rows: list[dict]) -> str:
 def render(report: dict) -> str:
     lines = [f"# GPU check: device tests, layer and training-step benchmarks\n\n`{report['command']}`\n"]
     lines.append(f"{report['device']}; {report['wall_s']:.0f} s in all; load average at the end {load_average()}.")
+    lines.append("Versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()) + ".")
     if not report["on_gpu"]:
         lines.append(f"\n**{NO_GPU}** Tiny sizes, one round, no memory pass: these figures say nothing about speed.")
     tests = report["tests"]

@@ -173,3 +173,15 @@ def test_paths_agree_in_fp32_on_a_layer_with_a_hooked_base_falling_back():
     with exec_path("merged"):
         torch.testing.assert_close(layer(x), outs["fft"][0], rtol=1e-4, atol=1e-4)
     assert seen == [1]
+
+
+def test_merged_path_without_bias_on_batched_input_and_under_no_grad():
+    x, kernel, weight = make(2, 7, 12, grad=False), make(3, 3, 4), make(12, 12, grad=False)
+    expected = x @ (weight + dense_by_hand(kernel)).T
+    y = linear_block_circulant_merged(x, weight, None, kernel)
+    assert y.shape == (2, 7, 12)
+    torch.testing.assert_close(y, expected, rtol=1e-10, atol=1e-10)
+    (gk,) = torch.autograd.grad(y.square().sum(), (kernel,))  # frozen input: only the kernel gradient
+    torch.testing.assert_close(gk, torch.autograd.grad(expected.square().sum(), (kernel,))[0], rtol=1e-10, atol=1e-10)
+    with torch.no_grad():  # evaluation: no graph, same values
+        torch.testing.assert_close(linear_block_circulant_merged(x, weight, None, kernel), expected.detach())
