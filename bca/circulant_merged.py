@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from bca.circulant import _check_kernel, _compute_dtype, _FFTFunction, _spectrum_freq_major, hankel_view
-from bca.circulant_ops import chunk_rows, complex_cross, cpu_tricks, sum_tokens
+from bca.circulant_ops import chunk_rows, complex_cross, cpu_budget, cpu_tricks, sum_tokens
 
 __all__ = ["gemm_dtype", "linear_block_circulant_merged", "merged_weight"]
 
@@ -52,7 +52,7 @@ def merged_weight(weight: torch.Tensor, kernel: torch.Tensor, dtype: torch.dtype
     m, q, p = kernel.shape
     hankel = hankel_view(kernel)
     out = torch.empty(m * p, q * p, dtype=dtype, device=kernel.device)
-    rows = max(1, SLAB_ELEMENTS // (q * p)) if cpu_tricks(kernel) else m * p
+    rows = max(1, cpu_budget(SLAB_ELEMENTS) // (q * p)) if cpu_tricks(kernel) else m * p
     out4 = out.view(m, p, q, p)
     w4 = weight.reshape(m, p, q, p)
     for i0, i1, r0, r1 in _slabs(m, p, rows):
