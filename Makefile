@@ -1,5 +1,7 @@
 # make demo : set up .venv and compare LoRA, C3A and BCA on Rotten Tomatoes (MiniLM-L6, offline, CPU, minutes)
 # make test : set up .venv and run the fast test suite
+# make gpu-check : device tests + layer and training-step benchmarks on a CUDA GPU (~10 min) -> results/bench_gpu.{md,json};
+#                  without a GPU the same code at tiny sizes on CPU, nothing written (CI: tests/test_gpu_check.py)
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -8,7 +10,7 @@ export TRANSFORMERS_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export WANDB_SILENT := true
 
-.PHONY: setup demo test test-slow lint bench
+.PHONY: setup demo test test-slow lint bench gpu-check
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -41,3 +43,8 @@ lint: setup
 
 bench: setup
 	$(BIN)/python scripts/bench_layers.py
+
+# Not after `setup`: on a GPU machine the venv's CUDA build of torch must not be reinstalled over by the pin.
+gpu-check:
+	@test -x $(BIN)/python || { echo "no $(VENV): run 'make setup' once (or make gpu-check VENV=<a venv with torch>)"; exit 2; }
+	$(BIN)/python scripts/gpu_check.py $(GPU_CHECK_ARGS)

@@ -69,7 +69,7 @@ def test_kill_while_writing_a_record_leaves_the_old_one_intact(tmp_path):
     old = sample_record("abc", status="failed")
     records.write_record(path, old)
     new = sample_record("abc", padding=list(range(2000)))
-    code = f"from bca import records; records.write_record(records.Path({str(path)!r}), {new!r})"
+    code = f"from bca.run import records; records.write_record(records.Path({str(path)!r}), {new!r})"
     proc = subprocess.Popen([sys.executable, "-c", code], env={**ENV, records.PAUSE_IN_WRITE_ENV: "60"})
     temp = lambda: [p for p in path.parent.glob(f".{path.name}.*.tmp") if p.stat().st_size > 0]  # noqa: E731
     wait_for(temp, proc, timeout=60)

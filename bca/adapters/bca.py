@@ -1,8 +1,9 @@
 """BCA (block circulant adapter, arXiv 2505.00582) as a peft method: config, layer and tuner.
 
 Block (i, j) of Delta W is circ(c_ij) with c_ij its FIRST COLUMN (``kernels/circulant.py``); a layer of shape
-d_out x d_in trains d_out * d_in / p numbers and its forward never builds Delta W (rfft, a complex product
-per frequency, irfft). Delta W is added to the frozen weight unscaled: the paper fixes its large-p
+d_out x d_in trains d_out * d_in / p numbers. Its forward runs the FFT path (rfft, a complex product per
+frequency, irfft; Delta W never built) or, with many tokens against the width, one GEMM with W + Delta W
+(``kernels/exec_path.py`` chooses per call). Delta W is added to the frozen weight unscaled: the paper fixes its large-p
 instability through the learning rate instead (``divide_lr_by_block_size``, ``BCAConfig.lr_scale``).
 
     model = get_peft_model(model, BCAConfig(target_modules=["query", "value"], block_size=384))
@@ -24,7 +25,8 @@ from bca.adapters.base import (
     check_divides,
     check_positive_int,
 )
-from bca.adapters.kernels.circulant import block_circulant_dense, block_circulant_matmul, linear_block_circulant
+from bca.adapters.kernels.circulant import block_circulant_dense, block_circulant_matmul
+from bca.adapters.kernels.exec_path import foldable, linear_block_circulant  # FFT or merged path, chosen per call
 
 BCA_INITS = ("zero", "gaussian", "xavier_uniform")
 PEFT_TYPE = "BCA"
@@ -102,6 +104,10 @@ class BCALayer(CirculantLayer):
     def add_adapter_output(self, out: torch.Tensor, x: torch.Tensor, adapter: str) -> torch.Tensor:
         # In place: the base output is not saved by autograd, and on CPU a fresh T x d buffer costs page faults.
         return out.add_(block_circulant_matmul(x, self.bca_kernel[adapter]).to(out.dtype))
+
+    def can_fuse(self, x: torch.Tensor) -> bool:
+        """A plain Linear (any float dtype, or autocast): ``exec_path`` then runs its GEMM on either path."""
+        return foldable(self.base_layer, x)
 
     def fused_forward(self, x: torch.Tensor, adapter: str) -> torch.Tensor:
         base = self.base_layer  # same sum, fewer activation-sized buffers (see linear_block_circulant)

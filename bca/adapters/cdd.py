@@ -35,7 +35,12 @@ from bca.adapters.base import (
     check_divides,
     check_positive_int,
 )
-from bca.adapters.kernels.circulant_cdd import cdd_dense, cdd_matmul_before_last_diagonal, linear_cdd
+from bca.adapters.kernels.circulant_cdd import (
+    add_output_diagonal,
+    cdd_dense,
+    cdd_matmul_before_last_diagonal,
+    linear_cdd,
+)
 
 CDD_INITS = ("zero", "gaussian")
 PEFT_TYPE = "CDD"
@@ -120,8 +125,7 @@ class CDDLayer(CirculantLayer):
     def add_adapter_output(self, out: torch.Tensor, x: torch.Tensor, adapter: str) -> torch.Tensor:
         *diagonals, last = self.cdd_diagonals[adapter]
         z = cdd_matmul_before_last_diagonal(x, diagonals, list(self.cdd_kernels[adapter]))
-        # out += D_m z in one pass (addcmul_), instead of materialising D_m z and then adding it
-        return out.addcmul_(z.to(out.dtype), last.to(out.dtype))
+        return add_output_diagonal(out, z, last)  # out += D_m z in one pass where the dtypes allow
 
     def fused_forward(self, x: torch.Tensor, adapter: str) -> torch.Tensor | None:
         if self.num_factors[adapter] != 1:

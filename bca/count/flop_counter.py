@@ -18,6 +18,7 @@ from collections.abc import Callable
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from bca.adapters.kernels.exec_path import exec_path
 from bca.count.flops import COMPLEX_MUL, REAL_MAC, fft_flops
 
 aten = torch.ops.aten
@@ -106,9 +107,26 @@ FORMULAS: dict[object, Callable] = {
 }
 
 
+class _FFTPathFlopCounter(FlopCounterMode):
+    """Counts BCA's FFT path whatever the device and token count: the method's arithmetic as the papers and
+    ``bca.count.flops`` state it, not the merged-weight path a fast run may take
+    (``bca.adapters.kernels.exec_path``)."""
+
+    def __enter__(self):
+        self._forced = exec_path("fft")
+        self._forced.__enter__()
+        return super().__enter__()
+
+    def __exit__(self, *exc):
+        try:
+            return super().__exit__(*exc)
+        finally:
+            self._forced.__exit__(None, None, None)
+
+
 def flop_counter() -> FlopCounterMode:
     """A ``FlopCounterMode`` (no printing) with the FFT and complex formulas above."""
-    return FlopCounterMode(display=False, custom_mapping=FORMULAS)
+    return _FFTPathFlopCounter(display=False, custom_mapping=FORMULAS)
 
 
 def count_flops(fn: Callable[[], object]) -> float:

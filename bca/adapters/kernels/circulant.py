@@ -18,12 +18,15 @@ whose spectrum is conj(rfft(c))):
 Precision: torch's FFTs have no bf16 (fp16 only on GPU for powers of two), so the FFT path runs in fp32
 (fp64 if given fp64, for gradcheck) and the result is cast back to the input dtype.
 
-Speed on CPU (scripts/bench_layers.py): one block (p = d) is an elementwise complex product. With several
-blocks the per-frequency mixing is a batched matmul with frequencies as the batch dim, so the spectra are
-moved between (tokens, blocks, freq) and (freq, tokens, blocks) layouts with a cache-blocked 2-D transpose
-(complex64 viewed as float64), and the complex matmuls run as real GEMMs (``_complex_bmm``). The input
-spectrum is saved for backward, so a training step costs 4 FFTs of the activations (x, y, dy, dx), not 5.
-With a plain fp32 base Linear, ``linear_block_circulant`` also folds the base GEMMs into the same buffers.
+Speed (scripts/bench_layers.py): one block (p = d) is an elementwise complex product. With several blocks
+the per-frequency mixing is a batched matmul with frequencies as the batch dim, so the spectra are moved
+between (tokens, blocks, freq) and (freq, tokens, blocks) layouts, token chunk by token chunk (the layout
+copies stay chunk-sized; the kernel gradient's token sum is accumulated over chunks). How the copies,
+complex GEMMs and token sums run depends on the device (``bca.adapters.kernels.circulant_ops``: CPU tricks on CPU, plain
+torch ops on CUDA). The input spectrum is saved for backward, so a training step costs 4 FFTs of the
+activations (x, y, dy, dx), not 5. With a plain fp32 base Linear, ``linear_block_circulant`` also folds
+the base GEMMs into the same buffers. BCA layers may instead take the merged-weight path
+(``bca.adapters.kernels.circulant_merged``, chosen per call by ``bca.adapters.kernels.exec_path``).
 """
 
 from __future__ import annotations
@@ -31,6 +34,13 @@ from __future__ import annotations
 import contextlib
 
 import torch
+
+from bca.adapters.kernels.circulant_ops import chunk_rows, cpu_tricks
+from bca.adapters.kernels.circulant_ops import complex_bmm as _complex_bmm
+from bca.adapters.kernels.circulant_ops import complex_cross as _complex_cross
+from bca.adapters.kernels.circulant_ops import sum_tokens as _sum_tokens
+from bca.adapters.kernels.circulant_ops import token_chunks as _token_chunks
+from bca.adapters.kernels.circulant_ops import transpose2d as _transpose2d
 
 __all__ = [
     "block_circulant_matmul",
@@ -44,76 +54,27 @@ def _compute_dtype(*tensors: torch.Tensor) -> torch.dtype:
     return torch.float64 if any(t.dtype == torch.float64 for t in tensors) else torch.float32
 
 
-def _transpose2d(z: torch.Tensor, rows: int) -> torch.Tensor:
-    """Contiguous transpose of complex ``z`` seen as a (rows, -1) matrix.
-
-    torch's generic strided copy is slow for complex tensors; a complex64 element is 8 bytes, so it is
-    viewed as one float64 to hit the cache-blocked 2-D transpose kernel (a pure bit copy, no arithmetic).
-    """
-    if z.dtype == torch.complex64:
-        return z.view(torch.float64).reshape(rows, -1).t().contiguous().view(torch.complex64)
-    return z.reshape(rows, -1).t().contiguous()
-
-
 def _spectrum_freq_major(x: torch.Tensor, blocks: int, p: int) -> torch.Tensor:
     """(T, blocks*p) real -> (F, T, blocks) spectrum of every length-p block, F = p//2 + 1."""
     spec = torch.fft.rfft(x.reshape(-1, blocks, p))  # (T, blocks, F): FFT over the contiguous last dim
     return _transpose2d(spec, spec.shape[0] * blocks).view(-1, x.shape[0], blocks)
 
 
-def _irfft_freq_major(spec: torch.Tensor, p: int) -> torch.Tensor:
-    """(F, T, blocks) spectrum -> (T, blocks*p) real signal."""
+def _irfft_freq_major(spec: torch.Tensor, p: int, out: torch.Tensor) -> torch.Tensor:
+    """(F, T, blocks) spectrum -> ``out`` (T, blocks*p) real signal."""
     n_freq, tokens, blocks = spec.shape
-    return torch.fft.irfft(_transpose2d(spec, n_freq).view(tokens, blocks, n_freq), n=p).view(tokens, -1)
+    torch.fft.irfft(_transpose2d(spec, n_freq).view(tokens, blocks, n_freq), n=p, out=out.view(tokens, blocks, p))
+    return out
 
 
-def _real_matrix(z: torch.Tensor) -> torch.Tensor:
-    """Complex (F, a, b) -> real (F, 2a, 2b) acting on interleaved (re, im) rows: see ``_complex_bmm``."""
-    top = torch.stack([z.real, z.imag], dim=-1)  # what the real part of an input entry contributes
-    bottom = torch.stack([-z.imag, z.real], dim=-1)  # ... and its imaginary part
-    return torch.stack([top, bottom], dim=2).reshape(z.shape[0], 2 * z.shape[1], 2 * z.shape[2])
+def _chunks(t: torch.Tensor, n_freq: int) -> list[slice]:
+    """Token chunks of the one-block path: cache-sized on CPU (``token_chunks``), else memory-bounded."""
+    return _token_chunks(t.shape[0], n_freq) if cpu_tricks(t) else chunk_rows(t, 3 * 8 * n_freq)
 
 
-def _complex_bmm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """(F, T, k) @ (F, k, n) for complex tensors as ONE real batched GEMM.
-
-    torch's CPU bmm has no fast complex path (it loops over the batch with copies: ~20x slower than this).
-    Seen as real, an (re, im)-interleaved row of length 2k times the 2k x 2n real form of b is the complex
-    product, so the work goes to the BLAS sgemm with the same 4 real multiplies per complex one.
-    """
-    n_freq, tokens, _ = a.shape
-    out = torch.bmm(torch.view_as_real(a).reshape(n_freq, tokens, -1), _real_matrix(b))
-    return torch.view_as_complex(out.view(n_freq, tokens, -1, 2))
-
-
-def _complex_cross(g: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """sum_t g[f, t, i] * conj(x[f, t, j]) -> (F, m, q): one real GEMM over the (long) token dim."""
-    n_freq, tokens, m = g.shape
-    q = x.shape[-1]
-    prods = torch.bmm(
-        torch.view_as_real(g).reshape(n_freq, tokens, 2 * m).mT, torch.view_as_real(x).reshape(n_freq, tokens, 2 * q)
-    ).view(n_freq, m, 2, q, 2)  # [f, i, re/im of g, j, re/im of x]
-    real = prods[:, :, 0, :, 0] + prods[:, :, 1, :, 1]
-    imag = prods[:, :, 1, :, 0] - prods[:, :, 0, :, 1]
-    return torch.complex(real, imag)
-
-
-def _sum_tokens(z: torch.Tensor) -> torch.Tensor:
-    """``z.sum(0)`` as a GEMV with a ones vector (real or complex z).
-
-    ATen's reduction over a leading dim is strided and, with OpenMP threads on a busy CPU, ~10x slower
-    than one BLAS GEMV that reads the same memory once.
-    """
-    flat = torch.view_as_real(z) if z.is_complex() else z
-    flat = flat.reshape(z.shape[0], -1)
-    out = torch.mv(flat.t(), flat.new_ones(z.shape[0]))
-    return torch.view_as_complex(out.view(*z.shape[1:], 2)) if z.is_complex() else out.view(z.shape[1:])
-
-
-def _token_chunks(tokens: int, n_freq: int):
-    """Slices of token rows whose spectra (~1 MB) stay in cache from an FFT to the op that consumes them."""
-    step = max(16, (1 << 17) // n_freq)
-    return [slice(i, min(i + step, tokens)) for i in range(0, tokens, step)]
+def _block_chunks(t: torch.Tensor, m: int, q: int, n_freq: int) -> list[slice]:
+    """Token chunks of the several-block path, sized by one chunk's input and output spectra ((m + q) F)."""
+    return chunk_rows(t, (m + q) * n_freq * 2 * t.element_size())
 
 
 def _bc_forward(x: torch.Tensor, spec: torch.Tensor, p: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -122,12 +83,23 @@ def _bc_forward(x: torch.Tensor, spec: torch.Tensor, p: int) -> tuple[torch.Tens
     if q == m == 1:  # one block: an elementwise product, chunk by chunk while each spectrum is in cache
         y = x.new_empty(x.shape[0], p)
         x_spec = torch.empty(x.shape[0], n_freq, dtype=spec.dtype, device=x.device)
-        for rows in _token_chunks(x.shape[0], n_freq):
+        for rows in _chunks(x, n_freq):
             chunk = torch.fft.rfft(x[rows], out=x_spec[rows])
             torch.fft.irfft(chunk * spec[0, 0], n=p, out=y[rows])
         return y, x_spec
-    x_spec = _spectrum_freq_major(x, q, p)  # per frequency: (T, q) @ (q, m)
-    return _irfft_freq_major(_complex_bmm(x_spec, spec.permute(2, 1, 0)), p), x_spec
+    # Several blocks: per frequency (T, q) @ (q, m), token chunk by token chunk so that the layout copies stay
+    # chunk-sized; the input spectrum is kept frequency-major for the kernel gradient's token-sum GEMM.
+    chunks = _block_chunks(x, m, q, n_freq)
+    y = x.new_empty(x.shape[0], m * p)
+    mixing = spec.permute(2, 1, 0)
+    if len(chunks) == 1:
+        x_spec = _spectrum_freq_major(x, q, p)
+        return _irfft_freq_major(_complex_bmm(x_spec, mixing), p, y), x_spec
+    x_spec = torch.empty(n_freq, x.shape[0], q, dtype=spec.dtype, device=x.device)
+    for rows in chunks:
+        chunk = x_spec[:, rows].copy_(_spectrum_freq_major(x[rows], q, p))
+        _irfft_freq_major(_complex_bmm(chunk, mixing), p, y[rows])
+    return y, x_spec
 
 
 def _bc_backward(grad, x_spec, spec, p: int, need_x: bool, need_kernel: bool):
@@ -138,20 +110,27 @@ def _bc_backward(grad, x_spec, spec, p: int, need_x: bool, need_kernel: bool):
         conj_kernel = spec[0, 0].conj()
         grad_x = grad.new_empty(grad.shape[0], p) if need_x else None
         cross = 0
-        for rows in _token_chunks(grad.shape[0], n_freq):
+        for rows in _chunks(grad, n_freq):
             g_spec = torch.fft.rfft(grad[rows])
-            if need_kernel:  # sum_t G_t * conj(X_t)
-                cross = cross + _sum_tokens(g_spec * x_spec[rows].conj())
+            if need_kernel:  # sum_t G_t * conj(X_t), the product in the conjugate's buffer (one chunk less)
+                cross = cross + _sum_tokens(x_spec[rows].conj_physical().mul_(g_spec))
             if need_x:
                 torch.fft.irfft(g_spec.mul_(conj_kernel), n=p, out=grad_x[rows])
         if need_kernel:
             grad_kernel = torch.fft.irfft(cross, n=p).view(1, 1, p)
         return grad_x, grad_kernel
-    g_spec = _spectrum_freq_major(grad, m, p)  # (F, T, m)
-    if need_x:  # (T, m) @ (m, q) per frequency with the conjugate kernel spectrum
-        grad_x = _irfft_freq_major(_complex_bmm(g_spec, spec.conj().permute(2, 0, 1)), p)
-    if need_kernel:  # (m, T) @ (T, q) per frequency: the token sum is the matmul's inner dim
-        grad_kernel = torch.fft.irfft(_complex_cross(g_spec, x_spec).permute(1, 2, 0), n=p)
+    grad_x = grad.new_empty(grad.shape[0], q * p) if need_x else None
+    conj_mixing = spec.conj().permute(2, 0, 1)
+    cross = None
+    for rows in _block_chunks(grad, m, q, n_freq):
+        g_spec = _spectrum_freq_major(grad[rows], m, p)  # (F, Tc, m)
+        if need_x:  # (Tc, m) @ (m, q) per frequency with the conjugate kernel spectrum
+            _irfft_freq_major(_complex_bmm(g_spec, conj_mixing), p, grad_x[rows])
+        if need_kernel:  # (m, Tc) @ (Tc, q) per frequency: the token sum is the matmul's inner dim
+            part = _complex_cross(g_spec, x_spec[:, rows])
+            cross = part if cross is None else cross.add_(part)
+    if need_kernel:
+        grad_kernel = torch.fft.irfft(cross.permute(1, 2, 0), n=p)
     return grad_x, grad_kernel
 
 
@@ -256,12 +235,23 @@ def linear_block_circulant(
     return y.view(*x.shape[:-1], m * p)
 
 
+def hankel_view(kernel: torch.Tensor) -> torch.Tensor:
+    """A (m, q, p, p) strided VIEW H with H[i, j, a, s] = c_ij[(p - 1 - a - s) mod p]: block (i, j) of BC is
+    H[i, j] with its rows reversed, BC_ij[r, s] = c_ij[(r - s) mod p] = H[i, j, p - 1 - r, s].
+
+    A circulant (constant along r - s) would need a negative stride, which torch views cannot have; a Hankel
+    matrix (constant along a + s) is a window view of the reversed kernel repeated twice (2p numbers per
+    block). So a dense block costs one copy (the row reversal) and no p x p index tensor.
+    """
+    p = kernel.shape[-1]
+    rev = kernel.flip(-1)
+    return torch.cat([rev, rev], dim=-1).unfold(-1, p, 1)[..., :p, :]
+
+
 def block_circulant_dense(kernel: torch.Tensor) -> torch.Tensor:
     """Materialise BC(kernel) as a (d_out, d_in) matrix: block (i, j)[r, s] = kernel[i, j, (r - s) mod p].
 
-    O(d_out * d_in) memory: for delta_weight / merge and tests, never for the forward pass.
+    O(d_out * d_in) memory: for delta_weight / merge and tests. Differentiable (copies of a strided view).
     """
     m, q, p = kernel.shape
-    r = torch.arange(p, device=kernel.device)
-    blocks = kernel[..., (r[:, None] - r[None, :]) % p]  # (m, q, p, p): [i, j, r, s]
-    return blocks.permute(0, 2, 1, 3).reshape(m * p, q * p)
+    return hankel_view(kernel).flip(-2).permute(0, 2, 1, 3).reshape(m * p, q * p)

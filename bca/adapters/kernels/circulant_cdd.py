@@ -21,7 +21,7 @@ from bca.adapters.kernels.circulant import (
 )
 from bca.adapters.kernels.circulant import block_circulant_matmul as _bc_matmul
 
-__all__ = ["cdd_dense", "cdd_matmul", "cdd_matmul_before_last_diagonal", "linear_cdd"]
+__all__ = ["add_output_diagonal", "cdd_dense", "cdd_matmul", "cdd_matmul_before_last_diagonal", "linear_cdd"]
 
 
 def _check_chain(diagonals, kernels) -> None:
@@ -46,6 +46,18 @@ def cdd_matmul_before_last_diagonal(x: torch.Tensor, diagonals, kernels) -> torc
         if k + 1 < len(kernels):
             h = h * diagonals[k + 1]
     return h
+
+
+def add_output_diagonal(out: torch.Tensor, z: torch.Tensor, diagonal: torch.Tensor) -> torch.Tensor:
+    """``out += diagonal * z`` (the chain's last diagonal onto the base output), in place.
+
+    Same dtype: one ``addcmul_`` pass. A low-precision ``out`` (bf16/fp16 base or autocast): the product is
+    taken in z's dtype (fp32) and cast once, so the gradients of z and of the diagonal stay fp32; a bf16
+    product would round dL/dz, hence every CDD gradient, to bf16 (tests/test_devices.py).
+    """
+    if out.dtype == z.dtype == diagonal.dtype:
+        return out.addcmul_(z, diagonal)
+    return out.add_((z * diagonal).to(out.dtype))
 
 
 def cdd_dense(diagonals, kernels) -> torch.Tensor:
