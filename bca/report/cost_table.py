@@ -87,7 +87,7 @@ def render_costs(table: Table, found: list[dict], fmt_name: str) -> str:
         return "\n".join([r"\begin{tabular}{ll" + "r" * (len(HEADER) - 2) + "}", r"\toprule", body[0], r"\midrule",
                           *body[1:], r"\bottomrule", r"\end{tabular}"]) + "\n"  # fmt: skip
     text = ["### Costs", "", "- per row, median over its finished runs; MFLOPs/token: whole network, forward, "
-            "measured; adapter MFLOPs/token: the adapters alone, analytic (bca/flops.py); step: one optimiser "
+            "measured; adapter MFLOPs/token: the adapters alone, analytic (bca/count/flops.py); step: one optimiser "
             "step", ""]  # fmt: skip
     text.append("| " + " | ".join(rows[0]) + " |")
     text.append("|" + "---|" * len(rows[0]))
