@@ -42,7 +42,7 @@ bash scripts/results_tables.sh
 ```
 
 MD
-  echo "Records so far: $(find results/minilm_glue/records -name '*.json' 2>/dev/null | wc -l || true) of 240 runs (8 rows x 5 tasks x (3 grid points + 3 seeds))."
+  echo "Records so far: $(find results/minilm_glue/records -name '*.json' 2>/dev/null | wc -l || true) of 240 runs (8 rows x 5 tasks x (3 grid points + 3 seeds)), plus the points added where a grid was widened (the tuning table lists them)."
   echo
   if [ -d results/minilm_glue/records ]; then
     $BIN/bca-table results/minilm_glue --experiment minilm_glue --plots results/minilm_glue/plots
