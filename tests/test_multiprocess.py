@@ -44,8 +44,9 @@ def free_port() -> int:
 
 
 @pytest.mark.slow  # two processes start torch + transformers on 2 busy cores (~40 s)
-def test_two_processes_give_the_one_process_result(tmp_path):
-    one = run(compose([*RUN, f"results_dir={tmp_path / 'one'}", "logger=disabled"]))
+@pytest.mark.parametrize("grouping", ["trainer.group_by_length=false", "trainer.group_by_length=true"])
+def test_two_processes_give_the_one_process_result(tmp_path, grouping):
+    one = run(compose([*RUN, grouping, f"results_dir={tmp_path / 'one'}", "logger=disabled"]))
     bin_dir = Path(sys.executable).parent
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     env["WANDB_SILENT"] = "true"
@@ -53,7 +54,7 @@ def test_two_processes_give_the_one_process_result(tmp_path):
     cwd.mkdir()
     out = subprocess.run(
         [str(bin_dir / "accelerate"), "launch", "--config_file", f"{CONFIG_DIR}/accelerate/cpu_2proc.yaml",
-         "--main_process_port", str(free_port()), str(bin_dir / "bca-run"), *RUN, "results_dir=."],
+         "--main_process_port", str(free_port()), str(bin_dir / "bca-run"), *RUN, grouping, "results_dir=."],
         cwd=cwd, env=env, capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr[-3000:]
