@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from bca.paper import experiments
 from bca.run.labels import record_row
+from bca.run.records import dotted_get
 
 MINIMISED = frozenset()
 """Metrics where lower is better; extended by tasks that report a loss (see ``better``)."""
@@ -65,12 +66,7 @@ def tuning_cells(experiment, user_overrides=(), rows=None, tasks=None) -> list[e
 
 
 def config_value(config: dict, dotted: str):
-    node = config
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return node
+    return dotted_get(config, dotted)
 
 
 def same_value(a, b) -> bool:

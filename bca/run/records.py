@@ -166,13 +166,17 @@ always has them (the runner writes config and params before training starts), ex
 OPTIONAL = ("metrics", "time", "config.tags")  # e.g. absent from the records of runs that failed early
 
 
-def _get(record, dotted: str):
-    node = record
+def dotted_get(node, dotted: str, default=None):
+    """``node["a"]["b"]`` for ``"a.b"``, or ``default`` where a part is missing (records, their configs)."""
     for part in dotted.split("."):
         if not isinstance(node, dict) or part not in node:
-            return _ABSENT
+            return default
         node = node[part]
     return node
+
+
+def _get(record, dotted: str):
+    return dotted_get(record, dotted, _ABSENT)
 
 
 def _is(value, types: tuple) -> bool:
