@@ -14,7 +14,7 @@ import statistics
 from collections.abc import Callable
 
 import torch
-from benchlib import peak_memory_bytes, time_rounds
+from benchlib import peak_memory_bytes, time_rounds, wall_seconds
 
 
 def pick_device(requested: str | None = None) -> str:
@@ -29,24 +29,21 @@ def synchronize(device: str) -> None:
         torch.cuda.synchronize()
 
 
+def cuda_event_seconds(fn: Callable[[], None]) -> float:
+    """One call's device time: a pair of CUDA events around it, after the device is idle."""
+    torch.cuda.synchronize()
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    fn()
+    end.record()
+    end.synchronize()
+    return start.elapsed_time(end) / 1e3
+
+
 def time_rounds_on(device: str, fns: dict[str, Callable[[], None]], rounds: int, warmup: int = 2):
-    """Seconds per call of every function in ``rounds`` interleaved rounds (see ``benchlib.time_rounds``)."""
-    if not device.startswith("cuda"):
-        return time_rounds(fns, rounds, warmup)
-    for _ in range(warmup):
-        for fn in fns.values():
-            fn()
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(rounds):
-        for name, fn in fns.items():
-            torch.cuda.synchronize()
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
-            fn()
-            end.record()
-            end.synchronize()
-            times[name].append(start.elapsed_time(end) / 1e3)
-    return times
+    """Seconds per call of every function in ``rounds`` interleaved rounds (``benchlib.time_rounds``), timed
+    by CUDA events on a CUDA device."""
+    return time_rounds(fns, rounds, warmup, timer=cuda_event_seconds if device.startswith("cuda") else wall_seconds)
 
 
 def peak_memory_on(device: str, fn: Callable[[], None]) -> int | None:

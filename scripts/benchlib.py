@@ -23,18 +23,27 @@ from pathlib import Path
 from bca.report.markdown import markdown_table  # noqa: F401 (the one markdown writer, for the bench scripts)
 
 
-def time_rounds(fns: dict[str, Callable[[], None]], rounds: int, warmup: int = 2) -> dict[str, list[float]]:
-    """Seconds per call of every function, ``rounds`` interleaved rounds after ``warmup`` untimed ones."""
+def wall_seconds(fn: Callable[[], None]) -> float:
+    """One call's wall time on the host (after a garbage collection, so a collection never lands inside it)."""
+    gc.collect()
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def time_rounds(
+    fns: dict[str, Callable[[], None]], rounds: int, warmup: int = 2, timer: Callable[[Callable], float] = wall_seconds
+) -> dict[str, list[float]]:
+    """Seconds per call of every function, ``rounds`` interleaved rounds after ``warmup`` untimed ones.
+
+    ``timer(fn)`` times one call (default: host wall time; ``benchdevice`` passes CUDA events)."""
     for _ in range(warmup):
         for fn in fns.values():
             fn()
     times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(rounds):
         for name, fn in fns.items():
-            gc.collect()
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
+            times[name].append(timer(fn))
     return times
 
 
