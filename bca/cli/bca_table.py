@@ -39,12 +39,13 @@ def main(argv=None) -> int:
         print("[bca-table] --tuning needs --experiment (the grid is declared there)", file=sys.stderr)
         return 2
     try:
+        # built once: its cells are the table, its records (no selection runs) are what the plots draw
+        table = build(found, exp, damaged, args.reference, args.metric) if not args.tuning or args.plots else None
         if args.tuning:
             from bca.report.render_tuning import tuning_table
 
             text = tuning_table(found, exp, args.format)
         else:
-            table = build(found, exp, damaged, args.reference, args.metric)
             text = render(table, args.format)
             if args.costs:
                 from bca.report.cost_table import render_costs
@@ -56,8 +57,7 @@ def main(argv=None) -> int:
     if args.plots:
         from bca.report.plots import write_all
 
-        kept = build(found, exp, damaged, args.reference).records  # the table's own records, not selection runs
-        for path in write_all(kept, Path(args.plots)):
+        for path in write_all(table.records, Path(args.plots)):
             print(f"[bca-table] plot: {path}", file=sys.stderr)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
