@@ -7,6 +7,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
 
+# A tuned experiment's table (+ plots) and its tuning table, from results/<name>; says so while no run has landed.
+tuned_table() {
+  if [ -d "results/$1/records" ]; then
+    $BIN/bca-table "results/$1" --experiment "$1" --plots "results/$1/plots"
+    echo
+    $BIN/bca-table "results/$1" --experiment "$1" --tuning
+  else
+    echo "No run of this table has landed yet."
+  fi
+}
+
 {
   cat <<'MD'
 # MiniLM-L6 on GLUE dev, every method at its tuned lr (CPU scale, not paper numbers)
@@ -44,13 +55,7 @@ bash scripts/results_tables.sh
 MD
   echo "Records so far: $(find results/minilm_glue/records -name '*.json' 2>/dev/null | wc -l || true) of 240 runs (8 rows x 5 tasks x (3 grid points + 3 seeds)), plus the points added where a grid was widened (the tuning table lists them)."
   echo
-  if [ -d results/minilm_glue/records ]; then
-    $BIN/bca-table results/minilm_glue --experiment minilm_glue --plots results/minilm_glue/plots
-    echo
-    $BIN/bca-table results/minilm_glue --experiment minilm_glue --tuning
-  else
-    echo "No run of this table has landed yet."
-  fi
+  tuned_table minilm_glue
   cat <<'MD'
 
 ## Budget check: LoRA r=8 at its default lrs, dev metric every epoch
@@ -121,11 +126,5 @@ row has its three seeds.
 MD
   echo "Records so far: $(find results/block_size_rt/records -name '*.json' 2>/dev/null | wc -l || true) of 84 runs (12 rows x (4 grid points + 3 seeds))."
   echo
-  if [ -d results/block_size_rt/records ]; then
-    $BIN/bca-table results/block_size_rt --experiment block_size_rt --plots results/block_size_rt/plots
-    echo
-    $BIN/bca-table results/block_size_rt --experiment block_size_rt --tuning
-  else
-    echo "No run of this table has landed yet."
-  fi
+  tuned_table block_size_rt
 } > results/block_size_rt.md
