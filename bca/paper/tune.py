@@ -25,14 +25,12 @@ from dataclasses import dataclass, field
 from bca.paper import experiments
 from bca.run.labels import record_row
 from bca.run.records import dotted_get
-
-MINIMISED = frozenset()
-"""Metrics where lower is better; extended by tasks that report a loss (see ``better``)."""
+from bca.tasks.metrics import LOWER_IS_BETTER
 
 
 def better(metric: str) -> int:
-    """+1 when a higher ``metric`` is better, -1 for losses."""
-    return -1 if metric in MINIMISED or metric.endswith("loss") else 1
+    """+1 when a higher ``metric`` is better, -1 for the losses (the tables' rule, ``LOWER_IS_BETTER``)."""
+    return -1 if metric in LOWER_IS_BETTER else 1
 
 
 def grid_points(grid: dict[str, tuple]) -> list[tuple[tuple[str, object], ...]]:

@@ -7,8 +7,7 @@ shown as they are, not x100 like accuracies, and the table's notes say that lowe
 
 from __future__ import annotations
 
-LOWER_IS_BETTER = frozenset({"heldout_loss", "general_loss", "forgetting"})
-"""Eval figures where a smaller number is the better model (bca.tasks.instruct.heldout)."""
+from bca.tasks.metrics import LOWER_IS_BETTER
 
 UNSCALED = LOWER_IS_BETTER
 """Figures printed as recorded: nats per token, not a share in [0, 1] that papers print as a percentage."""

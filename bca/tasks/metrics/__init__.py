@@ -10,6 +10,10 @@ import ast
 from functools import cache
 from pathlib import Path
 
+LOWER_IS_BETTER = frozenset({"heldout_loss", "general_loss", "forgetting"})
+"""Eval figures where a smaller number is the better model (bca.tasks.instruct.heldout): read by the tables and
+by lr selection (bca.paper.tune), so both rank a figure the same way."""
+
 GLUE_METRIC_DIR = Path(__file__).parent / "glue"
 """Folder of the local GLUE metric; ``evaluate.load(str(GLUE_METRIC_DIR), task)`` loads it."""
 
