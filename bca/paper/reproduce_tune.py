@@ -27,7 +27,7 @@ class Group:
     def choice(self, experiment) -> tune.Choice | None:
         if not self.grid:
             return None
-        found = [records.read_record(p) for _, _, p in self.grid if records.finished(p)]
+        found = [r for r in (records.finished_record(p) for _, _, p in self.grid) if r is not None]
         return tune.choose(self.row, self.task, found, experiment.tune)
 
 

@@ -230,12 +230,18 @@ def read_record(path: Path) -> dict:
     return record
 
 
+def finished_record(path: Path) -> dict | None:
+    """The readable record with a final status at ``path``, or None (missing, damaged, failed or running)."""
+    try:
+        record = read_record(path)
+    except (RecordError, FileNotFoundError):
+        return None
+    return record if record["status"] in ("ok", "diverged") else None
+
+
 def finished(path: Path) -> bool:
     """True if a readable record with a final status is at ``path`` (so a sweep may skip that run)."""
-    try:
-        return read_record(path)["status"] in ("ok", "diverged")
-    except (RecordError, FileNotFoundError):
-        return False
+    return finished_record(path) is not None
 
 
 def warn_damaged(path: Path, err: RecordError) -> None:
