@@ -27,6 +27,7 @@ from torch import nn
 
 from bca.adapters import BCAConfig, CDDConfig
 from bca.adapters.kernels.exec_path import choose_path, requested_path
+from bca.count import flops
 
 SIZES = {768: 4096, 1024: 4096, 4096: 512}  # d -> tokens
 SMALL_P = (256, 128, 64)  # the small block sizes that score best (C3A paper: b=128 on RoBERTa and LLaMA)
@@ -91,6 +92,28 @@ def bca_path(name: str, d: int, p: int | None, tokens: int) -> str:
     return forced if forced != "auto" else choose_path(d, d, p, tokens, "cpu", torch.float32)
 
 
+def adapter_flops(name: str, d: int, p: int | None, tokens: int, path: str) -> float:
+    """Analytic FLOPs the adapter adds to one training step (``bca.count.flops``; BCA on the path it takes)."""
+    kind = name.split()[0]
+    cost = {
+        "base": lambda: None,
+        "LoRA": lambda: flops.lora_cost(d, d, 8),
+        "VeRA": lambda: flops.vera_cost(d, d, 256),
+        "FourierFT": lambda: flops.fourierft_cost(d, d),
+        "C3A": lambda: flops.c3a_cost(d, d, p),
+        "BCA": lambda: (flops.bca_merged_cost if path == "merged" else flops.bca_cost)(d, d, p),
+        "CDD": lambda: flops.cdd_cost(d, d, p),
+    }[kind]()
+    return 0.0 if cost is None else cost.adapter_train.at(tokens)
+
+
+def bca_flop_floor(d: int, p: int, tokens: int) -> float:
+    """The fewest adapter FLOPs BCA at block size p can do on either path, over LoRA r=8's: above 1, BCA does
+    more arithmetic than LoRA whatever path runs (the kernel gradient alone is ~4·T·d²/p FLOPs)."""
+    cheapest = min(adapter_flops("BCA", d, p, tokens, path) for path in ("fft", "merged"))
+    return cheapest / adapter_flops("LoRA", d, None, tokens, "")
+
+
 def bench_size(d: int, tokens: int, rounds: int) -> list[dict]:
     layers = build_layers(d)
     x = torch.randn(tokens, d, requires_grad=True)
@@ -99,16 +122,21 @@ def bench_size(d: int, tokens: int, rounds: int) -> list[dict]:
     times = time_rounds(fns, rounds)
     memory = {name: peak_memory_bytes(fn) for name, fn in fns.items()}
     rows = []
+    lora_flops = adapter_flops("LoRA", d, None, tokens, "")
     for name, (layer, p) in layers.items():
         mem, lora_mem = memory[name], memory["LoRA r=8"]
+        path = bca_path(name, d, p, tokens)
         rows.append(
             {
                 "d": d,
                 "tokens": tokens,
                 "method": name,
                 "block_size": p,
-                "path": bca_path(name, d, p, tokens),
+                "path": path,
                 "params": trainable(layer),
+                "adapter_gflop": adapter_flops(name, d, p, tokens, path) / 1e9,
+                "flops_vs_lora": adapter_flops(name, d, p, tokens, path) / lora_flops,
+                "bca_flop_floor": bca_flop_floor(d, p, tokens) if name.startswith("BCA") else None,
                 "ms": spread([1e3 * t for t in times[name]]),
                 "vs_base": ratio_spread(times, name, "base"),
                 "vs_lora": ratio_spread(times, name, "LoRA r=8"),
@@ -144,8 +172,11 @@ def target_checks(rows: list[dict]) -> list[str]:
     for r in (r for r in rows if r["method"].startswith("BCA")):
         where = f"{r['d']}x{r['d']} T={r['tokens']} BCA p={r['block_size']} ({r['path']} path)"
         t, o, m = r["vs_lora"], r["overhead_vs_c3a"], r["mem_vs_lora"]
+        floor = r["bca_flop_floor"]
+        missed = t["median"] > 1 and floor > 1
+        why = f" (on either path BCA's adapter does {floor:.2f}x LoRA's FLOPs)" if missed else ""
         out.append(
-            f"{where}: time / LoRA {span(t)} <= 1: {verdict(t['median'], 1)}; "
+            f"{where}: time / LoRA {span(t)} <= 1: {verdict(t['median'], 1)}{why}; "
             f"overhead / C3A's {span(o)} <= 0.25: {verdict(o['median'], 0.25)}; "
             f"memory / LoRA {or_na(m, '.2f')} <= 1.1: {verdict(m, 1.1) if m is not None else 'n/a'}"
         )
@@ -161,6 +192,8 @@ def render(rows: list[dict], checks: list[str], command: str, rounds: int) -> st
         "method",
         "path",
         "trainable",
+        "adapter GFLOP",
+        "FLOPs / LoRA's",
         "ms (median)",
         "time / base (min-med-max)",
         "time / LoRA (min-med-max)",
@@ -175,6 +208,8 @@ def render(rows: list[dict], checks: list[str], command: str, rounds: int) -> st
             r["method"],
             r["path"],
             f"{r['params']:,}",
+            f"{r['adapter_gflop']:.3f}",
+            f"{r['flops_vs_lora']:.2f}",
             f"{r['ms']['median']:.1f}",
             fmt.format(**r["vs_base"]),
             fmt.format(**r["vs_lora"]),
@@ -189,7 +224,9 @@ def render(rows: list[dict], checks: list[str], command: str, rounds: int) -> st
         f"torch {torch.__version__}, {threads} threads, CPU, {rounds} interleaved rounds; load average at the end "
         f"{load_average()}. Ratios are per-round ratios (min / median / max over the rounds); the machine is "
         "shared, so absolute ms drift and the ratios are the figures to read. BCA's path: the one "
-        "`bca.adapters.kernels.exec_path` picks for this shape and token count.\n\n"
+        "`bca.adapters.kernels.exec_path` picks for this shape and token count. Adapter GFLOP: the analytic FLOPs "
+        "the adapter adds to one forward + backward (`bca.count.flops`, BCA on the path it takes; the frozen "
+        "base's GEMMs excluded), and their ratio to LoRA r=8's.\n\n"
         + markdown_table(header, table)
         + "\n\nTargets (medians of this run; the range is over its rounds):\n\n"
         + "\n".join(f"- {c}" for c in checks)

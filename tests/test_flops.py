@@ -188,3 +188,30 @@ def test_a_config_only_method_is_not_counted():
     cfg = SimpleNamespace(name="ia3", peft_config="IA3Config", fields={}, target_modules=["query"], settings=[])
     with pytest.raises(NotCounted, match="no FLOP formula for method 'ia3'"):
         layer_cost(cfg, 8, 8)
+
+
+@pytest.mark.parametrize("input_grad", [True, False], ids=["input-grad", "frozen-input"])
+@pytest.mark.parametrize("d_in,d_out,p", [(32, 32, 32), (32, 32, 8), (16, 48, 8)])
+def test_merged_path_count_equals_what_it_dispatches(d_in, d_out, p, input_grad):
+    """bca_merged_cost against the merged-weight path run under FlopCounterMode (not the FFT-path counter):
+    forward = the base GEMM only; backward = the base's input-grad GEMM + the kernel gradient."""
+    from bca.adapters.kernels.exec_path import exec_path
+    from bca.count.flop_counter import FORMULAS
+    from bca.count.flops import bca_merged_cost
+
+    torch.manual_seed(0)
+    model = apply_method(OneLayer(d_in, d_out), method_cfg(METHODS["bca p=8"] | {"block_size": p}))
+    x = torch.randn(3, 5, d_in, requires_grad=input_grad)
+    with exec_path("merged"):
+        with FlopCounterMode(display=False, custom_mapping=FORMULAS) as fwd:
+            y = model(x)
+        with FlopCounterMode(display=False, custom_mapping=FORMULAS) as bwd:
+            y.backward(torch.ones_like(y))
+    cost = bca_merged_cost(d_in, d_out, p, input_grad)
+    assert cost.adapter_fwd.at(15) == 0 and cost.adapter_bwd.at(15) > 0
+    assert fwd.get_total_flops() == pytest.approx(cost.fwd.at(15), rel=1e-12)
+    assert bwd.get_total_flops() == pytest.approx((cost.base_bwd + cost.adapter_bwd).at(15), rel=1e-12)
+    # by hand for the one-block case: rfft of dy and of x (2.5 p log2 p each) + 6 FLOPs per frequency, per token
+    if p == d_in == d_out:
+        per_token = 2 * 2.5 * p * math.log2(p) + 6 * (p // 2 + 1)
+        assert cost.adapter_bwd.at(15) == pytest.approx(15 * per_token + 2.5 * p * math.log2(p))

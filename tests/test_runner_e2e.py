@@ -12,6 +12,7 @@ import pytest
 from bca.config.hydra_app import compose
 from bca.run import records
 from bca.run.runner import run
+from bca.tasks.registry import load_task
 
 TINY = [
     "model=tiny-roberta",
@@ -59,6 +60,10 @@ def test_tiny_run_writes_complete_record(method, tmp_path):
     assert on_disk["optimizer"]["head"]["lr"] == pytest.approx(cfg.method.head_lr)
     assert on_disk["time"]["steps"] == 2 * 3  # 24 rows / batch 8, two epochs
     assert on_disk["memory"] and on_disk["versions"]["torch"]
+    # the eval set's constant predictor (bca.tasks.trivial): its size and majority share, counted here by hand
+    labels = [int(v) for v in load_task(cfg.task).eval["label"]]
+    assert on_disk["eval_set"]["n"] == len(labels) == 16
+    assert on_disk["eval_set"]["trivial"]["accuracy"] == max(labels.count(0), labels.count(1)) / 16
     assert list((tmp_path / "wandb").glob("offline-run-*")), "the offline wandb run directory is missing"
 
 

@@ -207,6 +207,23 @@ def bca_cost(d_in: int, d_out: int, p: int, input_grad: bool = True) -> LayerCos
     return _with_base(d_in, d_out, input_grad, fwd, bwd)
 
 
+def bca_merged_cost(d_in: int, d_out: int, p: int, input_grad: bool = True) -> LayerCost:
+    """BCA on its merged-weight path (``bca.adapters.kernels.circulant_merged``): what that path dispatches.
+
+    Forward and input gradient are the base layer's own GEMMs with W + Delta W (building W + Delta W is
+    copies and additions: not counted), so the adapter adds no forward FLOP. Backward adds only the kernel
+    gradient: an rfft of every block of the output grad and of the input (the input spectrum is not saved
+    on this path), their per-frequency product summed over tokens (the same mixing as the FFT path), and
+    one irfft of the kernel gradient per call. Why it exists here: the benchmarks compare a measured step
+    with the cheapest arithmetic either path can reach (``scripts/bench_layers.py``), and the kernel
+    gradient, ~4·T·d_in·d_out/p FLOPs, is a floor no execution path avoids.
+    """
+    n, m, f = d_in // p, d_out // p, p // 2 + 1
+    r2c, c2r = fft_flops(p, "r2c"), fft_flops(p, "c2r")
+    mix = COMPLEX_MUL * f if n == m == 1 else REAL_MAC * (2 * n) * (2 * m) * f
+    return _with_base(d_in, d_out, input_grad, Cost(), Cost((m + n) * r2c + mix, m * n * c2r))
+
+
 def cdd_cost(d_in: int, d_out: int, p: int, num_factors: int = 1, input_grad: bool = True) -> LayerCost:
     """CDD (arXiv 2505.00580; ``bca.adapters.cdd``): D_m C_m ... C_1 D_0 x, applied right to left. C_1 ...
     C_{m-1} are square block-circulant on d_in, C_m maps d_in -> d_out, all with p x p blocks; diagonals are

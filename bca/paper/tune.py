@@ -95,6 +95,7 @@ class PointScore:
     point: tuple
     status: str | None = None  # None: no finished record yet
     score: float | None = None  # best-epoch main metric (on the held-out slice under the holdout protocol)
+    eval_set: dict | None = None  # the scored set's size and constant-predictor scores (bca.tasks.trivial)
 
 
 @dataclass
@@ -160,7 +161,7 @@ def choose(row: experiments.Row, task: str, found: list[dict], tune: experiments
             continue  # off the grid, or failed/running: not final, it will be resumed
         name, score = best_score(rec, tune.metric)
         metric = metric or name
-        scores[point] = PointScore(point, rec["status"], score)
+        scores[point] = PointScore(point, rec["status"], score, rec.get("eval_set"))
     choice = Choice(row.label, task, metric, list(scores.values()))
     if not choice.complete:
         return choice

@@ -3,8 +3,9 @@
 One row per record, in the order the records were read: what table row and cell it belongs to (``label``,
 ``model``, ``task``, ``seed``), what ran (``method``, ``block_size``), how it ended (``status``), the cell value
 (``value``: the chosen eval figure of the best dev epoch, NaN when there is none, with ``missing`` saying
-why), and its costs. The record itself stays in ``record`` for the plots that draw its curves. Tables, the
-cost table and every plot group this frame; none of them walks records again.
+why), whether that value fails to beat the eval set's constant predictor (``at_trivial``), and its costs.
+The record itself stays in ``record`` for the plots that draw its curves. Tables, the cost table and every
+plot group this frame; none of them walks records again.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ import math
 import pandas as pd
 
 from bca.report import table_metric
+from bca.report.stats import at_trivial
 from bca.run.labels import row_label
 
 COLUMNS = (
     "label", "model", "task", "seed", "method", "block_size", "status", "value", "missing", "adapter_params",
-    "step_s", "record",
+    "step_s", "at_trivial", "record",
 )  # fmt: skip
 
 
@@ -41,6 +43,10 @@ def _row(rec: dict, metric: str | None) -> dict:
         "missing": table_metric.missing_reason(rec, metric) if value is None else None,
         "adapter_params": int(rec["params"]["adapter"]),
         "step_s": (rec.get("time") or {}).get("step_s"),  # failed runs have no time
+        # True: the value does not beat the eval set's constant predictor (None: not testable / no facts)
+        "at_trivial": None
+        if value is None
+        else at_trivial(metric or rec["metrics"]["metric_for_best"], value, rec.get("eval_set")),
         "record": rec,
     }
 

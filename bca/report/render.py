@@ -15,6 +15,8 @@ from bca.report.tables import Row, Table, average
 
 MARK = "*"
 """Appended to a cell that differs from the reference row at p < ALPHA (Welch's t-test over seeds)."""
+TRIVIAL = "°"
+"""Appended to a cell none of whose seeds beats the eval set's constant predictor at p < ALPHA (one-sided)."""
 
 
 def fmt(value: float | None, signed: bool = False) -> str:
@@ -36,6 +38,8 @@ def ours_cell(row: Row, task: str) -> str:
         text += f" ({fmt(cell.mean)} ± {fmt(cell.std)}, n={cell.n})"
     if differs(cell.p_value):
         text += MARK
+    if cell.n and cell.at_trivial == cell.n:
+        text += TRIVIAL
     if cell.not_ok:
         text += " [" + ", ".join(f"{k} {v}" for k, v in sorted(cell.not_ok.items())) + "]"
     return text
@@ -77,6 +81,11 @@ def notes(table: Table) -> list[str]:
             f"{MARK} differs from {table.reference} at p < {ALPHA:g} (Welch's t-test over seeds, two-sided; "
             "cells with n ≥ 2 on both sides only)"
         )
+    if any(c.n and c.at_trivial == c.n for r in table.rows for c in r.cells.values()):
+        out.append(
+            f"{TRIVIAL} no seed of the cell beats the eval set's best constant predictor (majority class; MCC or "
+            f"Pearson 0) at p < {ALPHA:g} (one-sided: binomial test, MCC·√n, Pearson's t)"
+        )
     if table.damaged:
         out.append(f"skipped {len(table.damaged)} damaged record(s): " + ", ".join(table.damaged))
     return out
@@ -109,7 +118,7 @@ def csv_long(table: Table) -> str:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(
         ["row", "model", "task", "n", "median", "mean", "std", "not_ok", "paper", "diff", "adapter_params",
-         "p_vs_reference", "chosen"]
+         "p_vs_reference", "chosen", "seeds_at_trivial"]
     )  # fmt: skip
     for row in table.rows:
         for task in table.columns:
@@ -131,6 +140,7 @@ def csv_long(table: Table) -> str:
                     "/".join(str(c) for c in sorted(row.adapter_params)),
                     f"{cell.p_value:.4g}" if cell and cell.p_value is not None else "",
                     row.chosen.get(task, ""),
+                    f"{cell.at_trivial}/{cell.n}" if cell and cell.n else "",
                 ]
             )
     return buf.getvalue()

@@ -10,12 +10,24 @@ import csv
 import io
 
 from bca.paper import tune
+from bca.report.render import TRIVIAL
+from bca.report.stats import ALPHA, at_trivial
 
 
-def _score(s: tune.PointScore, scale: float) -> str:
+def _trivial(s: tune.PointScore, metric: str | None) -> bool | None:
+    """Whether this grid point's score fails to beat its scored set's constant predictor (None: not testable)."""
+    return None if s.score is None or metric is None else at_trivial(metric, s.score, s.eval_set)
+
+
+def _score(s: tune.PointScore, scale: float, metric: str | None = None) -> str:
     if s.score is not None:
-        return f"{scale * s.score:.2f}"
+        return f"{scale * s.score:.2f}" + (TRIVIAL if _trivial(s, metric) else "")
     return s.status or "todo"
+
+
+def trivial_everywhere(choice: tune.Choice) -> bool:
+    """Every grid point ran and none beats the constant predictor: the row learned nothing on this task."""
+    return choice.complete and all(_trivial(s, choice.metric) is True for s in choice.scores)
 
 
 def collect(found: list[dict], experiment) -> list[tuple[str, str, str, tune.Choice]]:
@@ -59,11 +71,22 @@ def tuning_table(found: list[dict], experiment, fmt_name: str = "md") -> str:
     for label, model, task, choice in entries:
         points = []
         for s in choice.scores:
-            item = f"{tune.describe_point(s.point)}: {_score(s, experiment.scale)}"
+            item = f"{tune.describe_point(s.point)}: {_score(s, experiment.scale, choice.metric)}"
             points.append(f"**{item}**" if s.point == choice.point else item)
         if choice.point is None:
             chosen = "-"
         else:
             chosen = tune.describe_point(choice.point) + (" (edge)" if choice.edges else "")
         text.append(f"| {label} | {model} | {task} | {' · '.join(points)} | {chosen} |")
+    nothing = [f"{label} on {task} ({model})" for label, model, task, choice in entries if trivial_everywhere(choice)]
+    untested = sum(
+        s.score is not None and _trivial(s, choice.metric) is None for *_, choice in entries for s in choice.scores
+    )
+    text += [
+        "",
+        f"{TRIVIAL} = the point's score does not beat its held-out slice's best constant predictor (majority class; "
+        f"MCC or Pearson 0) at p < {ALPHA:g}, one-sided. At the constant predictor at every grid point: "
+        + ("; ".join(nothing) + " (their training curves: `plots/curves_<task>.png`)." if nothing else "none.")
+        + (f" Not tested: {untested} scored point(s) whose records predate the eval-set facts." if untested else ""),
+    ]
     return "\n".join(text) + "\n"

@@ -23,3 +23,36 @@ def welch_p(a: list[float], b: list[float]) -> float | None:
 
 def differs(p: float | None, alpha: float = ALPHA) -> bool:
     return p is not None and p < alpha
+
+
+def p_above_trivial(metric: str, value: float, facts: dict | None) -> float | None:
+    """One-sided p-value that a score ``value`` (a fraction / correlation, not x100) on an eval set beats its
+    best constant predictor (``bca.tasks.trivial``); None when the record has no facts or the metric no test.
+
+    - accuracy: exact binomial test of round(value·n) correct answers against the majority share;
+    - MCC: n·MCC² is the chi-square statistic of the 2x2 table, so MCC·sqrt(n) is ~N(0, 1) under independence;
+    - Pearson / Spearman: the usual t = r·sqrt((n − 2) / (1 − r²)) with n − 2 degrees of freedom.
+    """
+    if not facts or metric not in facts.get("trivial", {}):
+        return None
+    from scipy import stats
+
+    n, base = int(facts["n"]), float(facts["trivial"][metric])
+    if metric == "accuracy":
+        return float(stats.binomtest(round(value * n), n, base, alternative="greater").pvalue)
+    if metric == "matthews_correlation":
+        return float(stats.norm.sf(value * math.sqrt(n)))
+    if metric in ("pearson", "spearmanr"):
+        if n < 3:
+            return None
+        if abs(value) >= 1:
+            return 0.0 if value > 0 else 1.0
+        t = value * math.sqrt((n - 2) / (1 - value * value))
+        return float(stats.t.sf(t, n - 2))
+    return None
+
+
+def at_trivial(metric: str, value: float, facts: dict | None, alpha: float = ALPHA) -> bool | None:
+    """True when ``value`` does not beat the constant predictor at ``alpha``; None when not testable."""
+    p = p_above_trivial(metric, value, facts)
+    return None if p is None else p >= alpha

@@ -30,6 +30,8 @@ class Cell:
     values: list[float] = field(default_factory=list)
     not_ok: dict[str, int] = field(default_factory=dict)
     p_value: float | None = None  # Welch's t-test against the reference row's cell (None: not testable)
+    at_trivial: int = 0  # seeds whose value does not beat the eval set's constant predictor (bca.tasks.trivial)
+    untested: int = 0  # seeds with a value but no constant-predictor facts (records from before they existed)
 
     @property
     def n(self) -> int:
@@ -118,9 +120,12 @@ def build(
         for task, cell_runs in runs.groupby("task", sort=False):
             not_ok = cell_runs["missing"].dropna().value_counts(sort=False)
             # sorted: order-independent statistics, whatever order the files were read in
+            scored = cell_runs[cell_runs["missing"].isna()]
             row.cells[task] = Cell(
                 values=sorted(v * scale for v in frame.values(cell_runs)),
                 not_ok={str(why): int(n) for why, n in not_ok.items()},
+                at_trivial=int((scored["at_trivial"] == True).sum()),  # noqa: E712 (object column: True/False/None)
+                untested=int(scored["at_trivial"].isna().sum()),
             )
     if experiment is None:
         columns = sorted({t for row in rows.values() for t in row.cells})

@@ -26,6 +26,7 @@ from bca.run.disk import DiskFull
 from bca.run.fit import fit
 from bca.run.process import is_main_process
 from bca.tasks.registry import load_task
+from bca.tasks.trivial import splits_facts
 
 
 def now() -> str:
@@ -123,6 +124,9 @@ def _train(cfg, config: dict, rid: str, path, force: bool, splits) -> dict:
         "started_at": now(),
         "error": None,
     }
+    facts = splits_facts(splits)  # the best constant predictor's scores on the eval set (bca.tasks.trivial)
+    if facts is not None:
+        record["eval_set"] = facts
     # Adapter/whole-network FLOPs at this run's batch shape, counted on a meta twin (bca.count.counting).
     record["flops"] = record_counts(model, cfg)
     groups = optimizer_groups(model, cfg.method, cfg.trainer.weight_decay, cfg.model.head_modules)
