@@ -10,7 +10,7 @@ BIN=.venv/bin
 # A tuned experiment's table (+ plots) and its tuning table, from results/<name>; says so while no run has landed.
 tuned_table() {
   if [ -d "results/$1/records" ]; then
-    $BIN/bca-table "results/$1" --experiment "$1" --plots "results/$1/plots"
+    $BIN/bca-table "results/$1" --experiment "$1" --plots "results/$1/plots" --findings
     echo
     $BIN/bca-table "results/$1" --experiment "$1" --tuning
   else

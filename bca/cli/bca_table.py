@@ -1,7 +1,8 @@
 """``bca-table <records dir> [--experiment E] [--format md|csv|tex]``: run records -> a paper-style table.
 
 Reads records only (``bca.report``); ``--plots`` draws from the same records frame, ``--costs`` adds the
-cost table and ``--tuning`` every grid point of a tuned experiment.
+cost table, ``--findings`` the comparisons as sentences with their statistics, and ``--tuning`` every grid
+point of a tuned experiment.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ def main(argv=None) -> int:
         "--tuning", action="store_true", help="render the tuning table (score per grid point; needs --experiment)"
     )
     parser.add_argument("--costs", action="store_true", help="also per row: params, FLOPs/token, step time, memory")
+    parser.add_argument(
+        "--findings", action="store_true", help="also the comparisons as sentences with their statistics (md)"
+    )
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     try:
         found, damaged = find_records(Path(args.records_dir))
@@ -51,6 +55,10 @@ def main(argv=None) -> int:
                 from bca.report.cost_table import render_costs
 
                 text += "\n" + render_costs(table, table.records, args.format)
+            if args.findings:
+                from bca.report.findings import findings
+
+                text += "\n" + findings(table)
     except ValueError as err:
         print(f"[bca-table] {err}", file=sys.stderr)
         return 2
