@@ -6,6 +6,8 @@ tests/test_significance.py): CLOSE is p = 0.070 from LoRA (not significant), FAR
 
 import math
 
+import pytest
+
 from bca.report import tables
 from bca.report.findings import findings
 
@@ -54,3 +56,25 @@ def test_each_task_line_names_who_differs_and_who_cannot_be_told_apart():
 def test_no_testable_cell_says_so():
     text = findings(tables.build([rec("LoRA r=8", "rte", 80.0, 0), rec("BCA", "rte", 70.0, 0)]))
     assert text.endswith("- No cell can be tested yet (fewer than 2 seeds).\n")
+
+
+def test_floors_are_checked_against_the_medians(tmp_path):
+    from bca.paper import experiments
+
+    (tmp_path / "e.yaml").write_text(
+        "title: t\nreports: r\nseeds: [0]\ncolumns: [mrpc, rte, cola]\n"
+        "rows: [{label: LoRA r=8, overrides: [method=lora]}]\n"
+        "floors: {LoRA r=8: {mrpc: 80, rte: 82, cola: 15}}\n"
+    )
+    exp = experiments.load(str(tmp_path / "e.yaml"))
+    found = [rec("LoRA r=8", t, v, s) for t in ("mrpc", "rte") for s, v in enumerate(LORA)]
+    for r in found:
+        r["config"]["experiment"] = "e"
+    text = findings(tables.build(found, exp), exp.floors)
+    assert (
+        "- Floors, LoRA r=8 median: mrpc 81.00 ≥ 80: met, n=3; rte 81.00 ≥ 82: MISSED, n=3; cola ≥ 15: not run yet."
+        in text
+    )
+    (tmp_path / "bad.yaml").write_text((tmp_path / "e.yaml").read_text().replace("cola: 15", "qqp: 15"))
+    with pytest.raises(experiments.ExperimentError, match=r"names tasks \['qqp'\] that are not columns"):
+        experiments.load(str(tmp_path / "bad.yaml"))

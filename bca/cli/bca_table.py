@@ -58,7 +58,7 @@ def main(argv=None) -> int:
             if args.findings:
                 from bca.report.findings import findings
 
-                text += "\n" + findings(table)
+                text += "\n" + findings(table, exp.floors if exp else None)
     except ValueError as err:
         print(f"[bca-table] {err}", file=sys.stderr)
         return 2

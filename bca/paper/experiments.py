@@ -70,6 +70,7 @@ class Experiment:
     scale: float = 100.0  # records hold metrics in [0, 1]; papers print percentages
     tune: Tune = field(default_factory=Tune)
     reference: str | None = None  # the row others are tested against (significance marks); None: the first
+    floors: dict[str, dict[str, float]] = field(default_factory=dict)  # row -> task -> a median it must clear
 
 
 @dataclass(frozen=True)
@@ -117,9 +118,25 @@ def load(name_or_path: str) -> Experiment:
             scale=float(data.get("scale", 100.0)),
             tune=_tune(data.get("tune") or {}),
             reference=data.get("reference"),
+            floors=_floors(data.get("floors") or {}, rows, columns),
         )
     except (KeyError, TypeError, ValueError) as err:
         raise ExperimentError(f"{path}: malformed experiment ({type(err).__name__}: {err})") from err
+
+
+def _floors(data: dict, rows: tuple[Row, ...], columns: tuple[str, ...]) -> dict[str, dict[str, float]]:
+    """``floors: {<row label>: {<task>: <median it must clear>}}``: a table's sanity lines (e.g. the reference
+    row must learn every task), checked by ``bca-table --findings``."""
+    labels = [r.label for r in rows]
+    out = {}
+    for label, per_task in data.items():
+        if label not in labels:
+            raise ValueError(f"floors: row {label!r} is not a row of this experiment; rows: {labels}")
+        unknown = sorted(set(per_task) - set(columns))
+        if unknown:
+            raise ValueError(f"floors: {label!r} names tasks {unknown} that are not columns; columns: {list(columns)}")
+        out[label] = {task: float(v) for task, v in per_task.items()}
+    return out
 
 
 def _tune(data: dict) -> Tune:

@@ -46,10 +46,29 @@ def task_sentence(table: Table, task: str) -> str | None:
     return " ".join(parts)
 
 
-def findings(table: Table) -> str:
-    """Markdown: one line per task with a testable reference cell, then the cells at the constant predictor."""
-    lines = [task_sentence(table, t) for t in table.columns]
-    lines = [f"- {ln}" for ln in lines if ln]
+def floor_lines(table: Table, floors: dict[str, dict[str, float]]) -> list[str]:
+    """One verdict per (row, task) floor of the experiment: the cell's median against the line it must clear."""
+    rows = {r.label: r for r in table.rows}
+    out = []
+    for label, per_task in floors.items():
+        verdicts = []
+        for task, floor in per_task.items():
+            cell = rows[label].cells.get(task) if label in rows else None
+            if cell is None or cell.median is None:
+                verdicts.append(f"{task} ≥ {floor:g}: not run yet")
+            else:
+                seeds = f", n={cell.n}" + ("" if cell.n >= 3 else ": seeds still running")
+                verdict = "met" if cell.median >= floor else "MISSED"
+                verdicts.append(f"{task} {cell.median:.2f} ≥ {floor:g}: {verdict}{seeds}")
+        out.append(f"- Floors, {label} median: " + "; ".join(verdicts) + ".")
+    return out
+
+
+def findings(table: Table, floors: dict[str, dict[str, float]] | None = None) -> str:
+    """Markdown: the experiment's floors, one line per task with a testable reference cell, then the cells at
+    the constant predictor."""
+    tested = [f"- {ln}" for ln in (task_sentence(table, t) for t in table.columns) if ln]
+    lines = floor_lines(table, floors or {}) + (tested or ["- No cell can be tested yet (fewer than 2 seeds)."])
     trivial = [f"{r.label} on {t}" for r in table.rows for t, c in r.cells.items() if c.n and c.at_trivial == c.n]
     if trivial:
         lines.append(
@@ -59,4 +78,4 @@ def findings(table: Table) -> str:
         f"### Findings (generated from the cells: mean ± std over seeds, difference to {table.reference}, Welch's "
         "two-sided p; cells with n ≥ 2 on both sides)"
     )
-    return head + "\n\n" + ("\n".join(lines) if lines else "- No cell can be tested yet (fewer than 2 seeds).") + "\n"
+    return head + "\n\n" + "\n".join(lines) + "\n"
