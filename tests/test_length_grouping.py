@@ -9,7 +9,7 @@ from bca.models import load_tokenizer
 from bca.run import records
 from bca.run.runner import run
 from bca.tasks.base import TaskSplits
-from bca.tasks.batching import padded_tokens
+from bca.tasks.batching import LengthBucketBatchSampler, padded_tokens
 from bca.tasks.classification import classification_loaders
 
 
@@ -65,3 +65,37 @@ def test_a_grouped_run_resumes_to_the_uninterrupted_metrics(crash_step, resume_s
     resumed = run(cfg)
     assert resumed["resumed_from_step"] == resume_step
     assert resumed["metrics"] == reference["metrics"]
+
+
+def test_several_processes_get_the_short_batch_last_and_one_process_the_plain_order():
+    """accelerate's BatchSamplerShard skips a short batch unless it is last; short_last moves it there and
+    changes nothing else (one process keeps the plain order, so its runs are unchanged)."""
+    lengths = list(range(1, 44))  # 43 rows, batches of 8: five full and one of 3
+    plain = LengthBucketBatchSampler(lengths, 8, seed=3, window=2)
+    moved = LengthBucketBatchSampler(lengths, 8, seed=3, window=2, short_last=True)
+    for epoch in range(4):
+        a, b = plain.batches(epoch), moved.batches(epoch)
+        assert [len(x) for x in b] == [8, 8, 8, 8, 8, 3]
+        assert b[:-1] == [x for x in a if len(x) == 8] and b[-1] == next(x for x in a if len(x) == 3)
+    assert any(len(plain.batches(e)[-1]) == 8 for e in range(4))  # the plain order does put it elsewhere
+
+
+def test_accelerate_sharding_keeps_every_batch_with_short_last():
+    """Against accelerate's own BatchSamplerShard (split_batches, 2 processes): with the short batch in the
+    middle a batch is lost; with short_last every row is taken, the last batch padded as accelerate does."""
+    from accelerate.data_loader import BatchSamplerShard
+
+    lengths = list(range(1, 44))
+    plain = LengthBucketBatchSampler(lengths, 8, seed=3, window=2)
+    epoch = next(e for e in range(10) if len(plain.batches(e)[-1]) == 8)  # its short batch is not last
+    for short_last in (False, True):
+        sampler = LengthBucketBatchSampler(lengths, 8, seed=3, window=2, short_last=short_last)
+        shards = []
+        for rank in (0, 1):  # each process iterates the same epoch (accelerate calls set_epoch on every rank)
+            sampler.set_epoch(epoch)
+            shards.append(list(BatchSamplerShard(sampler, 2, rank, split_batches=True)))
+        taken = {i for shard in shards for b in shard for i in b}
+        if short_last:
+            assert len(shards[0]) == len(shards[1]) == 6 and taken == set(range(43))
+        else:
+            assert len(shards[0]) == 5 and len(taken) == 40  # the 3-row batch is gone

@@ -8,6 +8,12 @@ cross-example attention masks; bucketing needs nothing from the model.
 
 The order is a function of (seed, epoch) only, so a resumed run replays the same batches, and accelerate
 shards the same batches over several processes (``split_batches``) as one process takes them.
+
+Several processes: accelerate's batch sharding (``BatchSamplerShard``) skips any batch shorter than the batch
+size unless it is the epoch's last (it then pads that one), and an epoch has one short batch wherever the
+rows do not divide evenly. So with ``short_last`` the short batch is moved to the end of the epoch's order:
+N processes then take every batch (and as many steps as one process). One process keeps the plain order
+(its results, and every committed record, are unchanged).
 """
 
 from __future__ import annotations
@@ -19,11 +25,12 @@ from torch.utils.data import Sampler
 class LengthBucketBatchSampler(Sampler[list[int]]):
     """Batches of indices with similar lengths, in a seeded random order that changes every epoch."""
 
-    def __init__(self, lengths: list[int], batch_size: int, seed: int = 0, window: int = 50):
+    def __init__(self, lengths: list[int], batch_size: int, seed: int = 0, window: int = 50, short_last: bool = False):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.lengths = np.asarray(lengths)
         self.batch_size, self.seed, self.window = batch_size, seed, window
+        self.short_last = short_last  # several processes: see the module docstring
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -38,7 +45,10 @@ class LengthBucketBatchSampler(Sampler[list[int]]):
             chunk = order[start : start + span]
             chunk = chunk[np.argsort(-self.lengths[chunk], kind="stable")]
             batches += [chunk[i : i + self.batch_size].tolist() for i in range(0, len(chunk), self.batch_size)]
-        return [batches[i] for i in rng.permutation(len(batches))]
+        ordered = [batches[i] for i in rng.permutation(len(batches))]
+        if self.short_last:  # stable: the full batches keep their order, the one short batch goes last
+            ordered.sort(key=lambda b: len(b) < self.batch_size)
+        return ordered
 
     def set_epoch(self, epoch: int) -> None:
         """The order is a function of (seed, epoch): a resumed run replays the same batches (accelerate calls

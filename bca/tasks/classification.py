@@ -26,7 +26,9 @@ def tokenize(dataset, tokenizer, text_fields: tuple[str, ...], max_length: int, 
     return dataset.map(encode, batched=True, remove_columns=dataset.column_names, desc="tokenize")
 
 
-def classification_loaders(splits, tokenizer, trainer_cfg, seed: int) -> tuple[DataLoader, DataLoader]:
+def classification_loaders(
+    splits, tokenizer, trainer_cfg, seed: int, processes: int = 1
+) -> tuple[DataLoader, DataLoader]:
     args = (tokenizer, splits.text_fields, trainer_cfg.max_length, splits.is_regression)
     train = tokenize(splits.train, tokenizer, *args[1:])
     evals = tokenize(splits.eval, tokenizer, *args[1:])
@@ -37,7 +39,7 @@ def classification_loaders(splits, tokenizer, trainer_cfg, seed: int) -> tuple[D
     generator = torch.Generator().manual_seed(seed)
     if getattr(trainer_cfg, "group_by_length", False):
         lengths = [len(ids) for ids in train["input_ids"]]
-        sampler = LengthBucketBatchSampler(lengths, micro_batch_size(trainer_cfg), seed)
+        sampler = LengthBucketBatchSampler(lengths, micro_batch_size(trainer_cfg), seed, short_last=processes > 1)
         # its own generator: otherwise every new iterator (each epoch, and a resume's skip) draws its base seed
         # from the global RNG, and a resumed run's dropout masks would be one draw off the uninterrupted run's
         train_loader = DataLoader(train, batch_sampler=sampler, collate_fn=collate, generator=generator)
@@ -53,7 +55,9 @@ def classification_runtime(accelerator, cfg, splits, tokenizer):
     """(train loader, evaluate) for GLUE-style tasks: ``evaluate(model)`` is the task's metric on the eval split."""
     from bca.tasks.metrics import load_glue_metric
 
-    train_loader, eval_loader = classification_loaders(splits, tokenizer, cfg.trainer, cfg.trainer.seed)
+    train_loader, eval_loader = classification_loaders(
+        splits, tokenizer, cfg.trainer, cfg.trainer.seed, accelerator.num_processes
+    )
     metric = load_glue_metric(cfg.task.name)
     eval_loader = accelerator.prepare(eval_loader)
 

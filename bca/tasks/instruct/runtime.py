@@ -75,7 +75,9 @@ def instruct_runtime(accelerator, cfg, splits, tokenizer):
     fmt = PromptFormat.for_tokenizer(tokenizer)
     train = encode_train(splits.train, fmt, cfg.task.max_length or cfg.trainer.max_length)
     lengths = [len(e["input_ids"]) for e in train]
-    sampler = LengthBucketBatchSampler(lengths, micro_batch_size(cfg.trainer), cfg.trainer.seed)
+    sampler = LengthBucketBatchSampler(
+        lengths, micro_batch_size(cfg.trainer), cfg.trainer.seed, short_last=accelerator.num_processes > 1
+    )
     train_loader = DataLoader(train, batch_sampler=sampler, collate_fn=CausalCollator(tokenizer.pad_token_id))
     evaluate = GenerationEval(
         accelerator,
