@@ -1,36 +1,14 @@
 """The generated prose (bca.report.findings): every sentence carries the statistics it rests on, checked by hand.
 
-Welch's p with 3 seeds a side and equal variances has 4 degrees of freedom and a closed-form t CDF (see
-tests/test_significance.py): CLOSE is p = 0.070 from LoRA (not significant), FAR p = 0.021 (significant).
+Welch's p with 3 seeds a side and equal variances has 4 degrees of freedom and a closed-form t CDF
+(tests/welch_by_hand.py): CLOSE is p = 0.070 from LoRA (not significant), FAR p = 0.021 (significant).
 """
 
-import math
-
 import pytest
+from welch_by_hand import p_by_hand, rec
 
 from bca.report import tables
 from bca.report.findings import findings
-
-
-def p_by_hand(a, b):
-    mean = lambda v: sum(v) / len(v)  # noqa: E731
-    var = lambda v: sum((x - mean(v)) ** 2 for x in v) / (len(v) - 1)  # noqa: E731
-    t = abs(mean(a) - mean(b)) / math.sqrt(var(a) / len(a) + var(b) / len(b))
-    u = t / math.sqrt(t * t + 4)
-    return 2 * (1 - (0.5 + 0.75 * u * (1 - u * u / 3)))
-
-
-def rec(label, task, value, seed):
-    return {
-        "status": "ok",
-        "config": {
-            "tags": [f"row:{label}"], "model": {"name": "m"}, "task": {"name": task, "max_train_samples": None},
-            "trainer": {"seed": seed, "max_steps": 10, "epochs": 1}, "method": {"name": "lora", "r": 8},
-        },
-        "metrics": {"metric_for_best": "accuracy", "best": {"eval": {"accuracy": value / 100}}},
-        "params": {"adapter": 10},
-    }  # fmt: skip
-
 
 LORA, CLOSE, FAR = [80.0, 81.0, 82.0], [78.0, 79.0, 80.0], [77.0, 78.0, 79.0]
 
