@@ -53,15 +53,9 @@ def variants(base, method: str, model_name: str, seed: int = 0):
         for p in unmerged.parameters():
             if p.requires_grad:
                 p.copy_(0.02 * torch.randn(p.shape, generator=gen, dtype=p.dtype))
-    if hasattr(unmerged, "peft_config"):  # peft's methods: the same layers in a PeftModel, so merge_and_unload exists
-        from peft import get_peft_model
-
-        wrapped = get_peft_model(copy.deepcopy(base), unmerged.peft_config["default"])
-        wrapped.base_model.model.load_state_dict(unmerged.state_dict())
-    else:
-        wrapped = copy.deepcopy(unmerged)
+    # every method is a peft tuner (apply_method returns the PeftModel): merge a copy, keep the original unmerged
     adapter = split_trainable(unmerged, method).adapter_count
-    return unmerged.eval(), merged(wrapped).eval(), adapter
+    return unmerged.eval(), merged(copy.deepcopy(unmerged)).eval(), adapter
 
 
 def prompts(tokenizer, n: int, data_dir: Path) -> list[list[int]]:
