@@ -33,7 +33,7 @@ def test_each_task_line_names_who_differs_and_who_cannot_be_told_apart():
 
 def test_no_testable_cell_says_so():
     text = findings(tables.build([rec("LoRA r=8", "rte", 80.0, 0), rec("BCA", "rte", 70.0, 0)]))
-    assert text.endswith("- No cell can be tested yet (fewer than 2 seeds).\n")
+    assert text.endswith("- No row can be compared with LoRA r=8 yet (a test needs 2 or more seeds on both sides).\n")
 
 
 def test_floors_are_checked_against_the_medians(tmp_path):

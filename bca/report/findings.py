@@ -68,7 +68,12 @@ def findings(table: Table, floors: dict[str, dict[str, float]] | None = None) ->
     """Markdown: the experiment's floors, one line per task with a testable reference cell, then the cells at
     the constant predictor."""
     tested = [f"- {ln}" for ln in (task_sentence(table, t) for t in table.columns) if ln]
-    lines = floor_lines(table, floors or {}) + (tested or ["- No cell can be tested yet (fewer than 2 seeds)."])
+    none = (
+        f"- No row can be compared with {table.reference} yet (a test needs 2 or more seeds on both sides)."
+        if table.reference
+        else "- No reference row to compare against (bca-table --reference ROW)."
+    )
+    lines = floor_lines(table, floors or {}) + (tested or [none])
     trivial = [f"{r.label} on {t}" for r in table.rows for t, c in r.cells.items() if c.n and c.at_trivial == c.n]
     if trivial:
         lines.append(
