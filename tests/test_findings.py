@@ -56,3 +56,11 @@ def test_floors_are_checked_against_the_medians(tmp_path):
     (tmp_path / "bad.yaml").write_text((tmp_path / "e.yaml").read_text().replace("cola: 15", "qqp: 15"))
     with pytest.raises(experiments.ExperimentError, match=r"names tasks \['qqp'\] that are not columns"):
         experiments.load(str(tmp_path / "bad.yaml"))
+
+
+def test_the_header_names_the_commits_the_cells_come_from():
+    found = [rec("LoRA r=8", "rte", v, s) for s, v in enumerate(LORA)]
+    for r, (commit, dirty) in zip(found, [("a" * 40, False), ("a" * 40, False), ("b" * 40, True)], strict=True):
+        r["git"] = {"commit": commit, "dirty": dirty}
+    assert tables.build(found).ours.endswith("; code: aaaaaaa (2), bbbbbbb (1); runs from dirty trees: 1")
+    assert "code:" not in tables.build([rec("LoRA r=8", "rte", 80.0, 0)]).ours  # records without git fields

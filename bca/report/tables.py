@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import statistics
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -192,8 +193,19 @@ def describe_ours(found: list[dict]) -> str:
     return (
         f"ours = best dev epoch over {len(found)} record(s); models: {values(lambda c: c['model']['name'])}; "
         f"length: {values(length)}; seeds: {values(lambda c: c['trainer']['seed'])}; "
-        f"train rows: {values(lambda c: c['task']['max_train_samples'] or 'all')}"
+        f"train rows: {values(lambda c: c['task']['max_train_samples'] or 'all')}{provenance(found)}"
     )
+
+
+def provenance(found: list[dict]) -> str:
+    """'; code: <commit> (n runs), ...; dirty trees: k' from the records' git fields ('' when none has one)."""
+    commits = Counter(str((r.get("git") or {}).get("commit") or "")[:7] for r in found)
+    commits.pop("", None)
+    if not commits:
+        return ""
+    dirty = sum(bool((r.get("git") or {}).get("dirty")) for r in found)
+    listed = ", ".join(f"{c} ({n})" for c, n in sorted(commits.items(), key=lambda kv: (-kv[1], kv[0])))
+    return f"; code: {listed}; runs from dirty trees: {dirty}"
 
 
 def average(values: list[float | None]) -> float | None:
