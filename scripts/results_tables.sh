@@ -39,6 +39,14 @@ Table 2 for FourierFT): a 5x larger model trained 30-160 epochs. They are a refe
 epochs), MRPC 690 (the peak), STS-B 720 (+0.45 Pearson over the next 540 steps), RTE 390 (the peak, 55.23 at step
 312, plus one epoch; over all 624 steps of its check LoRA stays between 49.8 and 55.2, around the 52.7 majority).
 
+**Code.** Each record names its commit (the `ours` line lists them, with the number of runs from dirty trees:
+0). The runs span several commits because the table spans working sessions; between them nothing that computes
+a number changed: `bash scripts/check_same_numbers.sh <old checkout> .` trains the same tiny run of all six
+methods in both checkouts and finds identical records (per-epoch train loss, eval metrics, parameter counts)
+for 9d94600 -> 91f70e2 and a0ac4d7 -> 4f91e9d. What changed in between: reporting, lr selection
+(`tune.widen`), the eval-set facts written into records, and the batch order under several processes (one
+process unchanged).
+
 **Status.** The table is filled as its runs land (they span working sessions); a cell without a number has not
 run yet, a row without a `chosen` line is still searching its grid. No comparison is drawn here until its cells
 have their three seeds: the prose below the table will state only what the cells' statistics show.
@@ -108,7 +116,8 @@ MD
 
 The analysis the BCA paper lists as its own limitation ("limited analysis on the impact of varying block
 sizes"), done so that block size is not confounded with the lr: BCA and C3A on query/value at every p in
-{16, 32, 64, 128, 192, 384}, each p with its own 4-point lr grid (BCA: the base lr, trained at lr / p), chosen on
+{16, 32, 64, 128, 192, 384}, each p with its own lr grid of 4 points (BCA: the base lr, trained at lr / p; BCA
+p=16's widened with 6e-3 by hand, and any choice at a grid end widened by up to 2 points, `tune.widen`), chosen on
 a stratified held-out 10 % of the training rows (seed 0), then seeds 0-2 at the chosen lr, scored on our fixed
 1,275-snippet dev split (best dev epoch, x100). The default experiment's budget: 4,000 training rows, 2 epochs,
 64 tokens, length-grouped batches of 32; the same head (pooler + classifier, head lr 2e-3) for every row.
@@ -122,10 +131,14 @@ bash scripts/results_tables.sh
 
 Plot: `block_size_rt/plots/block_size.png` (tuned score vs p and vs adapter parameters, both families; step time
 vs p, measured on a shared CPU: indicative only). The table fills in as runs land; no claim is made before a
-row has its three seeds.
+row has its three seeds, and the findings below the table are generated from its statistics.
+
+**Code.** The records name their commits (the `ours` line): 3b80e05, a5f8cce and fe3c269; between them nothing
+that computes a number changed (`scripts/check_same_numbers.sh`: identical records for all six methods from
+3b80e05 to 91f70e2).
 
 MD
-  echo "Records so far: $(find results/block_size_rt/records -name '*.json' 2>/dev/null | wc -l || true) of 84 runs (12 rows x (4 grid points + 3 seeds))."
+  echo "Records so far: $(find results/block_size_rt/records -name '*.json' 2>/dev/null | wc -l || true) of 84 runs (12 rows x (4 grid points + 3 seeds)), plus the points added where a grid was widened."
   echo
   tuned_table block_size_rt
 } > results/block_size_rt.md
