@@ -80,9 +80,12 @@ def main(argv=None) -> int:
     done = sum(records.finished(path) for _, _, path in composed)
     print(f"[bca-reproduce] {experiment.title}: {len(composed)} runs, {done} already finished")
     if args.dry_run:
+        from bca.paper.progress import summary
+
         for cell, _, path in composed:
             state = "done" if records.finished(path) else "todo"
             print(f"  [{state}] {cell.row} / {cell.task} / seed {cell.seed}  -> {path}")
+        print(f"[bca-reproduce] {summary(composed)}")
         return 0
     return _stopping(lambda: run_all(composed))
 

@@ -95,9 +95,11 @@ class TunePlan:
         return group.finals
 
     def dry_run(self) -> int:
-        grid = sum(len(g.grid) for g in self.groups)
+        from bca.paper.progress import summary
+
+        pending = []  # the seeds of rows whose grid is not decided yet: (method, task, how many)
         protocol = self.experiment.tune.protocol
-        print(f"[bca-reproduce] {self.experiment.title}: --tune ({protocol} protocol), {grid} grid runs")
+        print(f"[bca-reproduce] {self.experiment.title}: --tune ({protocol} protocol)")
         for group in self.groups:
             self.extend(group, group.choice(self.experiment))  # points tune.widen adds are listed as todo
             for cell, _, path in group.grid:
@@ -108,8 +110,12 @@ class TunePlan:
             finals = self.finals(group, choice)
             if finals is None:
                 print(f"    [after tuning] {group.row.label} / {group.task}: seeds at the chosen point")
+                method = group.grid[0][1].method.name
+                pending.append((method, group.task, len(self.seeds or group.row.seeds or self.experiment.seeds)))
             for cell, _, path in finals or []:
                 print(f"  [{'done' if records.finished(path) else 'todo'}] {cell_name(cell)}  -> {path}")
+        composed = [c for g in self.groups for c in [*g.grid, *(g.finals or [])]]
+        print(f"[bca-reproduce] {summary(composed, pending)}")
         return 0
 
     def run(self, poll: float) -> int:
