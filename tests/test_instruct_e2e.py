@@ -59,6 +59,7 @@ def test_tiny_instruct_run_writes_a_record(method, tmp_path):
     record = run(cfg)
     on_disk = records.read_record(records.record_path(tmp_path, record["run_id"]))
     assert on_disk["status"] == "ok", on_disk["error"]
+    assert on_disk["eval_set"] == {"n": 4}  # task.max_eval_samples: the n of the accuracy's binomial interval
     assert on_disk["params"]["adapter"] == ADAPTER_PARAMS[method] and on_disk["params"]["head"] == 0
     epochs = on_disk["metrics"]["epochs"]
     assert [e["epoch"] for e in epochs] == [1, 2] and on_disk["time"]["steps"] == 4  # 16 rows / batch 8

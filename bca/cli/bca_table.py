@@ -32,6 +32,11 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--findings", action="store_true", help="also the comparisons as sentences with their statistics (md)"
     )
+    parser.add_argument(
+        "--decoder", action="store_true",
+        help="the decoder table: held-out loss, accuracy with its Wilson interval, forgetting, costs (md)",
+    )  # fmt: skip
+    parser.add_argument("--generation", help="with --decoder: scripts/bench_generate.py's JSON for generation speed")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     try:
         found, damaged = find_records(Path(args.records_dir))
@@ -49,6 +54,10 @@ def main(argv=None) -> int:
             from bca.report.render_tuning import tuning_table
 
             text = tuning_table(found, exp, args.format)
+        elif args.decoder:
+            from bca.report.decoder_table import decoder_table
+
+            text = decoder_table(table, args.generation)
         else:
             text = render(table, args.format)
             if args.costs:

@@ -34,7 +34,8 @@ def eval_set_facts(labels: Sequence, num_labels: int | None) -> dict | None:
 
 
 def splits_facts(splits) -> dict | None:
-    """``eval_set_facts`` of a loaded task's eval split (``bca.tasks.base.TaskSplits``)."""
+    """``eval_set_facts`` of a loaded task's eval split (``bca.tasks.base.TaskSplits``); for a generative task
+    only its size (what an exact-match accuracy's binomial interval needs: ``bca.report.decoder_table``)."""
     if splits.num_labels is None:
-        return None
+        return {"n": len(splits.eval)} if len(splits.eval) else None
     return eval_set_facts(splits.eval["label"], splits.num_labels)

@@ -1,0 +1,102 @@
+"""The decoder table: per row, held-out response loss, exact-match accuracy with its interval, forgetting,
+parameters and what the row costs to train and to serve.
+
+Why a table of its own: on a 135M model GSM8K accuracy sits at a few percent, where one binomial interval
+covers every method, so the comparison rests on the continuous held-out loss (mean ± std over seeds, Welch's
+p against the reference row); accuracy is pooled over seeds (k correct of n·seeds problems) with its Wilson
+95 % interval, so a reader sees how little it can separate. Generation speed comes from
+``scripts/bench_generate.py``'s JSON (unmerged and merged, x the base model's tokens/s), joined by method.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+from bca.report import table_metric
+from bca.report.markdown import markdown_table
+from bca.report.stats import ALPHA, welch_p
+from bca.run.labels import row_label
+
+
+def wilson(k: int, n: int) -> tuple[float, float]:
+    """95 % Wilson score interval of k successes in n trials (scipy)."""
+    from scipy.stats import binomtest
+
+    ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+    return float(ci.low), float(ci.high)
+
+
+def _mean_std(values: list[float]) -> str:
+    if not values:
+        return "-"
+    if len(values) == 1:
+        return f"{values[0]:.4f} (n=1)"
+    return f"{statistics.fmean(values):.4f} ± {statistics.stdev(values):.4f} (n={len(values)})"
+
+
+def _accuracy(recs: list[dict]) -> str:
+    k = n = 0
+    for rec in recs:
+        acc = table_metric.cell_value(rec, "accuracy")
+        size = (rec.get("eval_set") or {}).get("n") or rec["config"]["task"].get("max_eval_samples")
+        if acc is None or not size:
+            continue
+        k, n = k + round(acc * size), n + int(size)
+    if not n:
+        return "-"
+    low, high = wilson(k, n)
+    return f"{100 * k / n:.1f} ({k}/{n}; {100 * low:.1f}-{100 * high:.1f})"
+
+
+def _generation(bench: dict | None, method: str) -> str:
+    row = next((r for r in (bench or {}).get("rows", []) if r["method"] == method), None)
+    if row is None:
+        return "-"
+    return f"{row['unmerged_speed_vs_base']:.2f} / {row['merged_speed_vs_base']:.2f}"
+
+
+def decoder_table(table, bench_path: Path | None = None) -> str:
+    """Markdown for ``table`` (``bca.report.tables.build``; its records, chosen points only)."""
+    bench = json.loads(Path(bench_path).read_text()) if bench_path and Path(bench_path).is_file() else None
+    groups: dict[str, list[dict]] = {}
+    for rec in table.records:
+        groups.setdefault(row_label(rec), []).append(rec)
+    order = [r.label for r in table.rows if r.label in groups] + [
+        g for g in groups if g not in {r.label for r in table.rows}
+    ]
+
+    def losses(label):
+        return [v for v in (table_metric.cell_value(r, "heldout_loss") for r in groups.get(label, [])) if v is not None]
+
+    ref = losses(table.reference) if table.reference else []
+    body = []
+    for label in order:
+        recs = groups[label]
+        mine = losses(label)
+        p = welch_p(mine, ref) if label != table.reference else None
+        mark = "" if p is None else f", p = {p:.3g}" + ("*" if p < ALPHA else "")
+        forgetting = [v for v in (table_metric.cell_value(r, "forgetting") for r in recs) if v is not None]
+        speeds = [t for t in ((r.get("time") or {}).get("tokens_per_s") for r in recs) if t]
+        methods = sorted({r["config"]["method"]["name"] for r in recs})
+        body.append([
+            label, "/".join(f"{n:,}" for n in sorted({int(r["params"]["adapter"]) for r in recs})),
+            _mean_std(mine) + mark, _accuracy(recs), _mean_std(forgetting),
+            f"{statistics.median(speeds):,.0f}" if speeds else "-",
+            " · ".join(_generation(bench, m) for m in methods),
+        ])  # fmt: skip
+    header = ["row", "adapter params", "held-out loss (lower is better)", "accuracy % (k/n; Wilson 95 %)",
+              "forgetting", "train tok/s", "generation × base (unmerged / merged)"]  # fmt: skip
+    notes = [
+        f"### {table.title}: decoder columns",
+        "",
+        "- held-out loss: mean ± std over seeds of the response NLL per token at each run's reported evaluation; "
+        f"p = Welch's t-test against {table.reference} (`*`: p < {ALPHA:g}); accuracy pooled over the seeds, with the "
+        "Wilson interval",
+        "- forgetting: general-text LM loss of the tuned model minus the base model's (lower is better)",
+        "- generation: tokens/s x the base model's, "
+        + (f"from `{bench_path}`" if bench else "no bench_generate.json given"),
+        "",
+    ]
+    return "\n".join(notes) + "\n" + markdown_table(header, body) + "\n"

@@ -1,0 +1,63 @@
+"""The decoder table (bca-table --decoder), checked by hand.
+
+Wilson intervals: the issue that asked for this table quotes 3 %, 4 % and 1 % of 100 GSM8K problems as
+1.0-8.5 / 1.6-9.8 / 0.2-5.4 (95 %); the closed form p̂ ± z·sqrt(p̂(1-p̂)/n + z²/4n²), centred at
+(p̂ + z²/2n), over (1 + z²/n), gives the same. Held-out loss: mean ± std and Welch's p of known values.
+"""
+
+import json
+import math
+
+import pytest
+from scipy.stats import ttest_ind
+
+from bca.report import tables
+from bca.report.decoder_table import decoder_table, wilson
+
+
+def wilson_by_hand(k, n, z=1.959963984540054):
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
+
+
+@pytest.mark.parametrize("k,quoted", [(3, (1.0, 8.5)), (4, (1.6, 9.8)), (1, (0.2, 5.4))])
+def test_wilson_matches_the_closed_form_and_the_issue(k, quoted):
+    low, high = wilson(k, 100)
+    assert (low, high) == pytest.approx(wilson_by_hand(k, 100), abs=1e-12)
+    assert (round(100 * low, 1), round(100 * high, 1)) == quoted
+
+
+def rec(label, method, seed, loss, acc, forgetting, n=100):
+    return {
+        "status": "ok",
+        "config": {"tags": [f"row:{label}"], "model": {"name": "m"}, "method": {"name": method},
+                   "task": {"name": "gsm8k", "max_train_samples": None, "max_eval_samples": n},
+                   "trainer": {"seed": seed, "max_steps": 10, "epochs": 1}},
+        "params": {"adapter": 100 if method == "lora" else 10},
+        "metrics": {"metric_for_best": "accuracy",
+                    "best": {"eval": {"accuracy": acc, "heldout_loss": loss, "forgetting": forgetting}}},
+        "time": {"tokens_per_s": 50.0 + seed},
+        "eval_set": {"n": n},
+    }  # fmt: skip
+
+
+def test_rows_carry_loss_statistics_pooled_accuracy_and_generation_speed(tmp_path):
+    lora = [1.10, 1.12, 1.14]
+    bca = [1.20, 1.21, 1.25]
+    found = [
+        rec("LoRA r=8", "lora", s, v, a, 0.01) for s, (v, a) in enumerate(zip(lora, (0.03, 0.04, 0.05), strict=True))
+    ]
+    found += [rec("BCA", "bca", s, v, a, 0.002) for s, (v, a) in enumerate(zip(bca, (0.01, 0.01, 0.02), strict=True))]
+    bench = tmp_path / "gen.json"
+    bench.write_text(json.dumps({"rows": [{"method": "bca", "unmerged_speed_vs_base": 0.81,
+                                           "merged_speed_vs_base": 0.99}]}))  # fmt: skip
+    text = decoder_table(tables.build(found), bench)
+    line = {ln.split(" | ")[0].strip("| "): ln for ln in text.splitlines() if ln.startswith("| ")}
+    p = ttest_ind(bca, lora, equal_var=False).pvalue
+    assert f"| BCA | 10 | 1.2200 ± 0.0265 (n=3), p = {p:.3g}* |" in line["BCA"] and p < 0.05
+    assert "| 1.3 (4/300; " in line["BCA"] and "| 0.0020 ± 0.0000 (n=3) | 51 | 0.81 / 0.99 |" in line["BCA"]
+    low, high = wilson_by_hand(12, 300)
+    assert f"| 4.0 (12/300; {100 * low:.1f}-{100 * high:.1f}) |" in line["LoRA r=8"]  # 3 + 4 + 5 of 3 x 100
+    assert line["LoRA r=8"].endswith("| - |")  # no generation figure for lora in the bench file
