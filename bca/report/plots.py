@@ -75,6 +75,13 @@ def block_size_curves(runs: pd.DataFrame, out: Path) -> list[Path]:
     score_ax.set(xscale="log", xlabel="block size p", ylabel="dev score (best epoch; mean ± std)")
     params_ax.set(xscale="log", xlabel="trainable adapter parameters", ylabel="dev score (best epoch; mean ± std)")
     time_ax.set(xscale="log", xlabel="block size p", ylabel="seconds per training step")
+    every_p = sorted({int(p) for by in series.values() for p in by.block_size.unique()})
+    for ax in (score_ax, time_ax):  # the block sizes themselves as ticks (log minor labels overlap)
+        ax.set_xticks(every_p, [str(p) for p in every_p])
+        ax.minorticks_off()
+    from matplotlib.ticker import NullFormatter
+
+    params_ax.xaxis.set_minor_formatter(NullFormatter())  # unlabelled minor ticks: their labels collide
     for ax in (score_ax, params_ax, time_ax):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
