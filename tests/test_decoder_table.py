@@ -61,3 +61,10 @@ def test_rows_carry_loss_statistics_pooled_accuracy_and_generation_speed(tmp_pat
     low, high = wilson_by_hand(12, 300)
     assert f"| 4.0 (12/300; {100 * low:.1f}-{100 * high:.1f}) |" in line["LoRA r=8"]  # 3 + 4 + 5 of 3 x 100
     assert line["LoRA r=8"].endswith("| - |")  # no generation figure for lora in the bench file
+
+
+def test_a_zero_shot_row_says_its_adapter_was_not_trained():
+    zero = rec("zero-shot", "lora", 0, 1.5, 0.03, 0.0)
+    zero["time"] = {"steps": 0}
+    line = next(ln for ln in decoder_table(tables.build([zero])).splitlines() if ln.startswith("| zero-shot"))
+    assert line.startswith("| zero-shot | none trained (100 at init) | 1.5000 (n=1) | 3.0 (3/100; ")

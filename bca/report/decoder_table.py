@@ -80,8 +80,10 @@ def decoder_table(table, bench_path: Path | None = None) -> str:
         forgetting = [v for v in (table_metric.cell_value(r, "forgetting") for r in recs) if v is not None]
         speeds = [t for t in ((r.get("time") or {}).get("tokens_per_s") for r in recs) if t]
         methods = sorted({r["config"]["method"]["name"] for r in recs})
+        untrained = all((r.get("time") or {}).get("steps") == 0 for r in recs)  # zero-shot: the adapter at init
+        params = "/".join(f"{n:,}" for n in sorted({int(r["params"]["adapter"]) for r in recs}))
         body.append([
-            label, "/".join(f"{n:,}" for n in sorted({int(r["params"]["adapter"]) for r in recs})),
+            label, f"none trained ({params} at init)" if untrained else params,
             _mean_std(mine) + mark, _accuracy(recs), _mean_std(forgetting),
             f"{statistics.median(speeds):,.0f}" if speeds else "-",
             " · ".join(_generation(bench, m) for m in methods),
