@@ -95,3 +95,6 @@ def test_reproduce_runs_the_widened_points_then_the_seeds_at_the_choice(tmp_path
     ran.clear()
     assert reproduce.main([str(path), "--tune", f"results_dir={tmp_path / 'r'}"]) == 0
     assert ran == []  # a rerun finds the same widened grid done and the seeds done
+    capsys.readouterr()
+    assert reproduce.main([str(path), "--tune", "--dry-run", f"results_dir={tmp_path / 'r'}"]) == 0
+    assert "6 of 6 runs finished, 0 to run" in capsys.readouterr().out  # both added points counted, as done

@@ -101,7 +101,8 @@ class TunePlan:
         protocol = self.experiment.tune.protocol
         print(f"[bca-reproduce] {self.experiment.title}: --tune ({protocol} protocol)")
         for group in self.groups:
-            self.extend(group, group.choice(self.experiment))  # points tune.widen adds are listed as todo
+            while self.extend(group, group.choice(self.experiment)):  # every point tune.widen added (or will add)
+                pass
             for cell, _, path in group.grid:
                 print(f"  [{'done' if records.finished(path) else 'todo'}] {cell_name(cell)}  -> {path}")
             choice = group.choice(self.experiment)
