@@ -130,15 +130,15 @@ bash scripts/results_tables.sh
 ```
 
 Plot: `block_size_rt/plots/block_size.png` (tuned score vs p and vs adapter parameters, both families; step time
-vs p, measured on a shared CPU: indicative only). The table fills in as runs land; no claim is made before a
-row has its three seeds, and the findings below the table are generated from its statistics.
+vs p, measured on a shared CPU: indicative only). Complete: every row has its three seeds, and the findings
+below the table are generated from its statistics (`bca-table --findings`), not written by hand.
 
 **Code.** The records name their commits (the `ours` line): 3b80e05, a5f8cce and fe3c269; between them nothing
 that computes a number changed (`scripts/check_same_numbers.sh`: identical records for all six methods from
 3b80e05 to 91f70e2).
 
 MD
-  echo "Records so far: $(find results/block_size_rt/records -name '*.json' 2>/dev/null | wc -l || true) of 84 runs (12 rows x (4 grid points + 3 seeds)), plus the points added where a grid was widened."
+  echo "Records: $(find results/block_size_rt/records -name '*.json' 2>/dev/null | wc -l || true) runs (12 rows x (4 declared grid points + 3 seeds), plus the points added where a grid was widened: the tuning table lists them)."
   echo
   tuned_table block_size_rt
 } > results/block_size_rt.md
