@@ -103,8 +103,9 @@ bash scripts/results_tables.sh
 every p, so under the 1/p rule p = 64 trains at a 6x larger effective lr than p = 384 (3.1e-3 vs 5.2e-4) and
 p = 16 at 24x (1.25e-2): block size and lr are confounded, and one seed cannot separate 1-2 points. What the
 records show: p = 64 (27,648 adapter parameters) scored above p = d = 384 (4,608), and p = 16 stayed at the
-majority class. Plot: `bca_block_size_rt/plots/block_size.png` (score and step time vs p; step times were
-measured on a shared CPU and are only indicative).
+majority class. With each p at its own tuned lr (`block_size_rt.md`) neither gap survives: BCA p=16 ... 192 all
+sit within 1.2 points of p = 384 (Welch p ≥ 0.3, n = 3 each). Plot: `bca_block_size_rt/plots/block_size.png`
+(score and step time vs p; step times were measured on a shared CPU and are only indicative).
 
 MD
   $BIN/bca-table results/bca_block_size_rt --plots results/bca_block_size_rt/plots
