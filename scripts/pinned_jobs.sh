@@ -24,6 +24,7 @@ for a in "$@"; do  # results_dir=results/x -> this checkout's results/x (the wor
   case $a in results_dir=/*) ARGS+=("$a");; results_dir=*) ARGS+=("results_dir=$ROOT/${a#results_dir=}");; *) ARGS+=("$a");; esac
 done
 mkdir -p "$WT/logs"
+# offline by default (the local data and models); HF_HUB_OFFLINE=0 lets the copies download from the hub
 export PYTHONPATH="$WT" OMP_NUM_THREADS=1 HF_HUB_OFFLINE="${HF_HUB_OFFLINE:-1}" WANDB_SILENT=true
 for i in $(seq 1 "$COPIES"); do
   (cd "$WT" && nohup "$ROOT/.venv/bin/bca-reproduce" "${ARGS[@]}" trainer.progress=false > "logs/copy-$i.log" 2>&1 &
