@@ -16,7 +16,8 @@ from pathlib import Path
 
 from bca.report import table_metric
 from bca.report.markdown import markdown_table
-from bca.report.stats import ALPHA, welch_p
+from bca.report.stats import ALPHA
+from bca.report.tables import build
 from bca.run.labels import row_label
 
 
@@ -67,15 +68,16 @@ def decoder_table(table, bench_path: Path | None = None) -> str:
         g for g in groups if g not in {r.label for r in table.rows}
     ]
 
-    def losses(label):
-        return [v for v in (table_metric.cell_value(r, "heldout_loss") for r in groups.get(label, [])) if v is not None]
-
-    ref = losses(table.reference) if table.reference else []
+    # the loss cells and their Welch p against the reference: the table builder's own grouping and test
+    # (one task per decoder table: each row's one cell)
+    loss_rows = build(table.records, reference=table.reference, metric="heldout_loss").rows
+    loss_cells = {r.label: next(iter(r.cells.values()), None) for r in loss_rows}
     body = []
     for label in order:
         recs = groups[label]
-        mine = losses(label)
-        p = welch_p(mine, ref) if label != table.reference else None
+        cell = loss_cells.get(label)
+        mine = cell.values if cell else []
+        p = cell.p_value if cell else None
         mark = "" if p is None else f", p = {p:.3g}" + ("*" if p < ALPHA else "")
         forgetting = [v for v in (table_metric.cell_value(r, "forgetting") for r in recs) if v is not None]
         speeds = [t for t in ((r.get("time") or {}).get("tokens_per_s") for r in recs) if t]
