@@ -56,6 +56,9 @@ class Tune:
     seed: int = 0  # the one seed of every grid point (and of the held-out slice)
     metric: str | None = None  # select by this eval figure (losses: lower is better); None: the task's main metric
     widen: int = 0  # a choice at a grid end adds the next point beyond it, up to this many times (bca.paper.tune)
+    # overrides only the selection runs get (decoders: [task.generate=false, task.metric_for_best=heldout_loss]:
+    # a run that is picked by its held-out loss need not generate); the seeds at the chosen point run without them
+    overrides: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -141,11 +144,14 @@ def _floors(data: dict, rows: tuple[Row, ...], columns: tuple[str, ...]) -> dict
 
 
 def _tune(data: dict) -> Tune:
-    keys = ("protocol", "holdout", "seed", "metric", "widen")
+    keys = ("protocol", "holdout", "seed", "metric", "widen", "overrides")
     unknown = sorted(set(data) - set(keys))
     if unknown:
         raise ValueError(f"tune has unknown keys {unknown}; valid: {', '.join(keys)}")
-    tune = Tune(**{k: data[k] for k in keys if k in data})
+    extra = data.get("overrides", [])
+    if not (isinstance(extra, list) and all(isinstance(o, str) and "=" in o.lstrip("+~") for o in extra)):
+        raise ValueError(f"tune.overrides={extra!r}; give a list of Hydra overrides such as [task.generate=false]")
+    tune = Tune(**{k: data[k] for k in keys if k in data and k != "overrides"}, overrides=tuple(extra))
     if tune.protocol not in TUNE_PROTOCOLS:
         raise ValueError(f"tune.protocol={tune.protocol!r}; valid: {', '.join(TUNE_PROTOCOLS)}")
     if not (isinstance(tune.holdout, (int, float)) and tune.holdout > 0):

@@ -26,9 +26,11 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 
+import yaml
+
 from bca.paper import experiments
 from bca.run.labels import record_row
-from bca.run.records import dotted_get
+from bca.run.records import HASH_NEUTRAL_DEFAULTS, dotted_get
 from bca.tasks.metrics import LOWER_IS_BETTER
 
 
@@ -44,19 +46,23 @@ def grid_points(grid: dict[str, tuple]) -> list[tuple[tuple[str, object], ...]]:
 
 
 def tuning_extra(experiment: experiments.Experiment) -> tuple[str, ...]:
-    """Overrides that make a grid point a selection run under the experiment's protocol."""
+    """Overrides that make a grid point a selection run under the experiment's protocol (+ ``tune.overrides``)."""
     if experiment.tune.protocol == "dev":
-        return ()
+        return experiment.tune.overrides
     return (
         f"task.holdout={experiments.override_value(experiment.tune.holdout)}",
         f"task.holdout_seed={experiment.tune.seed}",
+        *experiment.tune.overrides,
     )
 
 
 def tuning_cells(experiment, user_overrides=(), rows=None, tasks=None) -> list[experiments.Cell]:
-    """One cell per grid point per (row, task) of rows that declare a grid; in table order."""
+    """One cell per grid point per (row, task) of rows that declare a grid; in table order. A row without one
+    (a zero-shot baseline, a fixed reference) has nothing to select: its seeds run at its own values."""
     out = []
     for row, task in experiments.selected(experiment, rows, tasks):
+        if not row.grid_for(task):
+            continue
         for point in grid_points(row.grid_for(task)):
             out.append(
                 experiments.cell(
@@ -75,6 +81,22 @@ def same_value(a, b) -> bool:
     if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
         return abs(float(a) - float(b)) <= 1e-12 * max(abs(float(a)), abs(float(b)), 1e-300)
     return a == b
+
+
+def ran_with(config: dict, overrides: tuple[str, ...]) -> bool:
+    """Whether a record's config holds every ``key=value`` of ``overrides`` (``tune.overrides``), so a selection
+    run made under other selection overrides (say, one that generated) is not mistaken for this protocol's."""
+    for item in overrides:
+        key, _, text = item.lstrip("+").partition("=")
+        if item.startswith("~"):
+            continue
+        want = yaml.safe_load(text) if text else None
+        got = config_value(config, key)
+        if got is None and tuple(key.split(".", 1)) in HASH_NEUTRAL_DEFAULTS:
+            got = HASH_NEUTRAL_DEFAULTS[tuple(key.split(".", 1))]
+        if not same_value(got, want):
+            return False
+    return True
 
 
 def record_point(record: dict, grid: dict[str, tuple]):
@@ -196,6 +218,8 @@ def _choose_on(row: experiments.Row, task: str, grid: dict, found: list[dict], t
         holdout = config_value(cfg, "task.holdout")
         if not (holdout is wanted_holdout or same_value(holdout, wanted_holdout)):
             continue  # another protocol's runs (dev-scored vs held-out-scored never mix)
+        if not ran_with(cfg, tune.overrides):
+            continue
         point = record_point(rec, grid)
         if point is None or rec.get("status") not in ("ok", "diverged"):
             continue  # off the grid, or failed/running: not final, it will be resumed

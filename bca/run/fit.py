@@ -32,6 +32,7 @@ from transformers import get_scheduler
 
 from bca.config.schema import SCHEDULERS
 from bca.run.checkpoint import Checkpointer, run_checkpoints
+from bca.tasks.metrics import LOWER_IS_BETTER
 from bca.tasks.registry import task_runtime
 
 # ---- state and result ---------------------------------------------------------------------------------------
@@ -159,9 +160,11 @@ def train_step(
 
 
 def best_epoch(epochs: list[dict], metric: str) -> dict | None:
-    """The epoch with the highest dev ``metric`` (papers report the best dev epoch); earliest on ties."""
+    """The epoch with the best dev ``metric``: the highest, the lowest for a loss (``LOWER_IS_BETTER``; papers
+    report the best dev epoch); earliest on ties."""
+    sign = -1 if metric in LOWER_IS_BETTER else 1
     scored = [e for e in epochs if e.get("eval") and metric in e["eval"]]
-    return max(scored, key=lambda e: (e["eval"][metric], -e["epoch"])) if scored else None
+    return max(scored, key=lambda e: (sign * e["eval"][metric], -e["epoch"])) if scored else None
 
 
 def epoch_metrics(epochs: list[dict], metric_name: str) -> dict:

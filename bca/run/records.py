@@ -46,6 +46,7 @@ HASH_NEUTRAL_DEFAULTS = {
     ("task", "forgetting_task"): "alpaca",
     ("task", "forgetting_data_dir"): None,
     ("task", "forgetting_hub_path"): None,
+    ("task", "generate"): True,  # instruction tasks always generated before the key existed
 }
 
 PAUSE_IN_WRITE_ENV = "BCA_FAULT_PAUSE_IN_RECORD_WRITE"

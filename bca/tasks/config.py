@@ -33,6 +33,9 @@ class TaskConfig:
     eval_data_dir: str | None = None  # local files of eval_task (None: the hub)
     max_length: int | None = None  # tokens per training example; None: trainer.max_length
     max_new_tokens: int = 256  # generation budget per eval problem
+    # greedy generation + exact match at each evaluation; false: the teacher-forced losses only (a selection run
+    # that picks by heldout_loss pays ~5 s per problem for nothing; needs task.metric_for_best=heldout_loss)
+    generate: bool = True
     # teacher-forced losses (bca.tasks.instruct.heldout), measured at step 0 and at every evaluation; 0 = off:
     heldout_loss_samples: int = 0  # response NLL on the first N problems of the scored eval split
     heldout_loss_every: int = 0  # also every this many steps (a loss curve between evaluations); 0: never

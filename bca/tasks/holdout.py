@@ -7,7 +7,9 @@ learning rate is chosen. The slice is part of the config (fraction/count and see
 
 Stratified (scikit-learn's ``train_test_split``): class proportions of the slice match the training set's;
 regression labels (STS-B) are stratified by quantile bins; instruction tasks (no labels) are a plain seeded draw.
-Both parts keep the file order of the training set.
+Both parts keep the file order of the training set. An instruction task's teacher-forced held-out loss rows
+(``InstructSplits.heldout``, the first N problems of the scored split) move with the eval split: a selection run
+that picks an lr by held-out loss must measure it on the training slice, never on the test problems.
 """
 
 from __future__ import annotations
@@ -62,4 +64,12 @@ def apply_holdout(splits, holdout, seed: int):
     train_rows, held_rows = split_indices(len(splits.train), holdout, seed, labels, splits.num_labels)
     splits.eval = splits.train.select(held_rows)
     splits.train = splits.train.select(train_rows)
+    loss_rows = getattr(splits, "heldout", None)
+    if loss_rows is not None:  # the same number of problems, now the first of the held-out training slice
+        if len(loss_rows) > len(splits.eval):
+            raise TaskDataError(
+                f"task.heldout_loss_samples={len(loss_rows)} but the held-out slice (task.holdout={holdout!r}) has "
+                f"{len(splits.eval)} rows; lower heldout_loss_samples or raise task.holdout"
+            )
+        splits.heldout = splits.eval.select(range(len(loss_rows)))
     return splits

@@ -83,6 +83,8 @@ def _check(cfg, splits: TaskSplits) -> None:
             f"task.num_labels={cfg.num_labels} but {cfg.name} has {splits.num_labels} "
             f"({'regression' if splits.is_regression else splits.label_names})"
         )
+    if not getattr(cfg, "generate", True) and splits.num_labels is not None:
+        problems.append("task.generate=false applies to instruction tasks (kind=instruct) only; a classifier is scored")
     valid = glue_metric_outputs().get(cfg.name)
     if valid is not None and cfg.metric_for_best not in valid:
         problems.append(

@@ -70,6 +70,13 @@ class GenerationEval:
         return {"accuracy": sum(correct) / n, "answered": sum(p is not None for p in predictions) / n}
 
 
+class LossesOnly:
+    """``task.generate=false``: an evaluation that generates nothing; the loop adds ``evaluate.losses``."""
+
+    def __call__(self, model) -> dict:
+        return {}
+
+
 def instruct_runtime(accelerator, cfg, splits, tokenizer):
     """(train loader, evaluate): length-bucketed SFT batches and GSM8K-style exact-match evaluation."""
     fmt = PromptFormat.for_tokenizer(tokenizer)
@@ -79,15 +86,18 @@ def instruct_runtime(accelerator, cfg, splits, tokenizer):
         lengths, micro_batch_size(cfg.trainer), cfg.trainer.seed, short_last=accelerator.num_processes > 1
     )
     train_loader = DataLoader(train, batch_sampler=sampler, collate_fn=CausalCollator(tokenizer.pad_token_id))
-    evaluate = GenerationEval(
-        accelerator,
-        splits.eval,
-        fmt,
-        tokenizer,
-        max_new_tokens=cfg.task.max_new_tokens,
-        batch_size=cfg.trainer.eval_batch_size,
-        progress=cfg.trainer.progress,
-    )
+    if cfg.task.generate:
+        evaluate = GenerationEval(
+            accelerator,
+            splits.eval,
+            fmt,
+            tokenizer,
+            max_new_tokens=cfg.task.max_new_tokens,
+            batch_size=cfg.trainer.eval_batch_size,
+            progress=cfg.trainer.progress,
+        )
+    else:
+        evaluate = LossesOnly()
     evaluate.losses = heldout_losses(accelerator, cfg, splits, fmt, tokenizer)
     return train_loader, evaluate
 

@@ -16,8 +16,9 @@ from bca.tasks.instruct.sources import SOURCES
 from bca.tasks.registry import subsample
 
 TEXT_FIELDS = ("instruction", "input", "response")
-METRICS = ("accuracy", "answered")
-"""What evaluation reports: exact-match accuracy and the share of generations holding a number at all."""
+METRICS = ("accuracy", "answered", "heldout_loss")
+"""What evaluation reports: exact-match accuracy and the share of generations holding a number at all (by
+generation), and the teacher-forced held-out response loss (lower is better; needs task.heldout_loss_samples)."""
 
 
 @dataclass
@@ -92,6 +93,13 @@ def _check_loss_keys(cfg) -> None:
             raise TaskDataError(f"task.{key}={getattr(cfg, key)} must be >= 0 (0: off)")
     if cfg.heldout_loss_every and not cfg.heldout_loss_samples:
         raise TaskDataError("task.heldout_loss_every needs task.heldout_loss_samples > 0 (the rows to measure on)")
+    if cfg.metric_for_best == "heldout_loss" and not cfg.heldout_loss_samples:
+        raise TaskDataError("task.metric_for_best=heldout_loss needs task.heldout_loss_samples > 0 (the rows to score)")
+    if not cfg.generate and cfg.metric_for_best != "heldout_loss":
+        raise TaskDataError(
+            f"task.generate=false reports no {cfg.metric_for_best}: set task.metric_for_best=heldout_loss "
+            "(and task.heldout_loss_samples > 0), or keep task.generate=true"
+        )
     if cfg.forgetting_samples:
         _source(cfg.forgetting_task, "forgetting")
 
