@@ -62,7 +62,7 @@ bash scripts/results_tables.sh
 ```
 
 MD
-  echo "Records so far: $(find results/minilm_glue/records -name '*.json' 2>/dev/null | wc -l || true) of 240 runs (8 rows x 5 tasks x (3 grid points + 3 seeds)), plus the points added where a grid was widened (the tuning table lists them)."
+  echo "Records so far: $(find results/minilm_glue/records -name '*.json' 2>/dev/null | wc -l || true) of 245 runs (8 rows x 5 tasks x (3 grid points + 3 seeds), and LoRA's 4th grid point on each task), plus the points added where a grid was widened (the tuning table lists them)."
   echo
   tuned_table minilm_glue
   cat <<'MD'

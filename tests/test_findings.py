@@ -64,3 +64,21 @@ def test_the_header_names_the_commits_the_cells_come_from():
         r["git"] = {"commit": commit, "dirty": dirty}
     assert tables.build(found).ours.endswith("; code: aaaaaaa (2), bbbbbbb (1); runs from dirty trees: 1")
     assert "code:" not in tables.build([rec("LoRA r=8", "rte", 80.0, 0)]).ours  # records without git fields
+
+
+def test_a_loss_table_says_which_side_is_better_and_keeps_four_digits():
+    def loss_rec(label, value, seed):
+        r = rec(label, "gsm8k", 0.0, seed)
+        r["metrics"]["best"]["eval"]["heldout_loss"] = value
+        return r
+
+    lora, bca = [1.20, 1.21, 1.22], [1.10, 1.11, 1.12]  # BCA lower (better) by 0.1, same spread as FAR's case
+    found = [loss_rec("LoRA r=8", v, s) for s, v in enumerate(lora)] + [
+        loss_rec("BCA", v, s) for s, v in enumerate(bca)
+    ]
+    text = findings(tables.build(found, metric="heldout_loss"))
+    p = f"{p_by_hand(lora, bca):.3g}"
+    assert (
+        "- **gsm8k** heldout_loss: LoRA r=8 1.2100 ± 0.0100 (n=3). Below it (better) at p < 0.05: "
+        f"BCA 1.1100 ± 0.0100 (n=3), -0.1000, p = {p}." in text
+    )

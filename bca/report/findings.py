@@ -9,15 +9,21 @@ significant, so rebuilding the table rebuilds the prose, byte for byte.
 from __future__ import annotations
 
 from bca.report.stats import ALPHA, differs
+from bca.report.table_metric import UNSCALED
 from bca.report.tables import Cell, Table
+from bca.tasks.metrics import LOWER_IS_BETTER
 
 
-def _stat(cell: Cell) -> str:
-    return f"{cell.mean:.2f} ± {cell.std:.2f} (n={cell.n})"
+def _digits(table: Table) -> int:
+    return 4 if table.metric in UNSCALED else 2  # a loss in nats per token, not a percentage
 
 
-def _vs(label: str, cell: Cell, ref: Cell) -> str:
-    return f"{label} {_stat(cell)}, {cell.mean - ref.mean:+.2f}, p = {cell.p_value:.3g}"
+def _stat(cell: Cell, digits: int = 2) -> str:
+    return f"{cell.mean:.{digits}f} ± {cell.std:.{digits}f} (n={cell.n})"
+
+
+def _vs(label: str, cell: Cell, ref: Cell, digits: int = 2) -> str:
+    return f"{label} {_stat(cell, digits)}, {cell.mean - ref.mean:+.{digits}f}, p = {cell.p_value:.3g}"
 
 
 def task_sentence(table: Table, task: str) -> str | None:
@@ -33,13 +39,19 @@ def task_sentence(table: Table, task: str) -> str | None:
     higher = [(label, c) for label, c in tested if differs(c.p_value) and c.mean > ref.mean]
     lower = [(label, c) for label, c in tested if differs(c.p_value) and c.mean < ref.mean]
     same = [(label, c) for label, c in tested if not differs(c.p_value)]
-    parts = [f"**{task}**: {table.reference} {_stat(ref)}."]
-    for name, group in (("Above it", higher), ("Below it", lower)):
+    d = _digits(table)
+    what = f" {table.metric}" if table.metric else ""
+    parts = [f"**{task}**{what}: {table.reference} {_stat(ref, d)}."]
+    lower_better = table.metric in LOWER_IS_BETTER
+    names = ("Above it (worse)", "Below it (better)") if lower_better else ("Above it", "Below it")
+    for name, group in zip(names, (higher, lower), strict=True):
         if group:
-            parts.append(f"{name} at p < {ALPHA:g}: " + "; ".join(_vs(label, c, ref) for label, c in group) + ".")
+            parts.append(f"{name} at p < {ALPHA:g}: " + "; ".join(_vs(label, c, ref, d) for label, c in group) + ".")
     if same:
         parts.append(
-            f"Not distinguishable from it (p ≥ {ALPHA:g}): " + "; ".join(_vs(label, c, ref) for label, c in same) + "."
+            f"Not distinguishable from it (p ≥ {ALPHA:g}): "
+            + "; ".join(_vs(label, c, ref, d) for label, c in same)
+            + "."
         )
     if not higher and not lower:
         parts.append(f"No row differs significantly from {table.reference} on {task}.")

@@ -74,6 +74,7 @@ class Table:
     protocol: str | None = None  # how the chosen values were selected (None: no grid)
     held_out_runs: int = 0  # selection runs left out of the table (their scores are not dev numbers)
     records: list[dict] = field(default_factory=list)  # the records the cells were built from (plots read these)
+    metric: str | None = None  # the figure in the cells (None: each run's main metric; ``bca.report.table_metric``)
 
 
 def natural_key(key: tuple[str, str]) -> tuple:
@@ -153,6 +154,7 @@ def build(
     return Table(
         title, reports, columns, ordered, describe_ours(found), sorted(damaged),
         reference=ref.label if ref else None, protocol=protocol, held_out_runs=held_out, records=found,
+        metric=metric,
     )  # fmt: skip
 
 
