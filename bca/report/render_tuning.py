@@ -12,6 +12,7 @@ import io
 from bca.paper import tune
 from bca.report.render import TRIVIAL
 from bca.report.stats import ALPHA, at_trivial
+from bca.report.table_metric import UNSCALED
 
 
 def _trivial(s: tune.PointScore, metric: str | None) -> bool | None:
@@ -21,6 +22,8 @@ def _trivial(s: tune.PointScore, metric: str | None) -> bool | None:
 
 def _score(s: tune.PointScore, scale: float, metric: str | None = None) -> str:
     if s.score is not None:
+        if metric in UNSCALED:  # a loss (tune.metric: heldout_loss), in nats per token as recorded
+            return f"{s.score:.4f}"
         return f"{scale * s.score:.2f}" + (TRIVIAL if _trivial(s, metric) else "")
     return s.status or "todo"
 
@@ -51,18 +54,25 @@ def tuning_table(found: list[dict], experiment, fmt_name: str = "md") -> str:
             for s in choice.scores:
                 chosen = s.point == choice.point
                 writer.writerow(
-                    [label, model, task, tune.describe_point(s.point), s.status or "todo", _score(s, experiment.scale),
+                    [label, model, task, tune.describe_point(s.point), s.status or "todo",
+                     _score(s, experiment.scale, choice.metric if choice.metric in UNSCALED else None),
                      int(chosen), int(chosen and bool(choice.edges))]
                 )  # fmt: skip
         return buf.getvalue()
     if fmt_name != "md":
         raise ValueError(f"--tuning renders md or csv, not {fmt_name!r}")
+    where = "held-out" if experiment.tune.protocol == "holdout" else "dev"
+    loss = experiment.tune.metric in UNSCALED
+    score = (
+        f"the selection run's {where} {experiment.tune.metric} (nats/token, lower is better)"
+        if loss
+        else f"best epoch's {where} main metric (x{experiment.scale:g})"
+    )
     text = [
         f"### Tuning: {experiment.title}",
         "",
         f"- {tune.describe_protocol(experiment)}.",
-        f"- score = best epoch's {'held-out' if experiment.tune.protocol == 'holdout' else 'dev'} main metric "
-        f"(x{experiment.scale:g}); **bold** = chosen (ties: the smaller value); `edge` = the choice is an end of the "
+        f"- score = {score}; **bold** = chosen (ties: the smaller value); `edge` = the choice is an end of the "
         "grid (the optimum may lie outside: widen it); `todo` = not run yet.",
         "",
         "| row | model | task | grid point: score | chosen |",
@@ -82,6 +92,8 @@ def tuning_table(found: list[dict], experiment, fmt_name: str = "md") -> str:
     untested = sum(
         s.score is not None and _trivial(s, choice.metric) is None for *_, choice in entries for s in choice.scores
     )
+    if loss:  # a loss has no constant-predictor line to test against
+        return "\n".join(text) + "\n"
     text += [
         "",
         f"{TRIVIAL} = the point's score does not beat its held-out slice's best constant predictor (majority class; "
