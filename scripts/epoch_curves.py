@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 
 from bca.report import tables
-from bca.run import records
 
 
 def main(argv=None) -> int:
@@ -23,7 +22,7 @@ def main(argv=None) -> int:
     if len(args) != 1:
         print("usage: epoch_curves.py <results dir>", file=sys.stderr)
         return 2
-    found = [rec for _, rec in records.iter_records(Path(args[0]))]
+    found, _ = tables.find_records(Path(args[0]))  # its records/ folder: not the checkpoints' manifests
     lines = ["| row | task | seed | metric | dev metric after each epoch (step: value x100; best in bold) |",
              "|---|---|---|---|---|"]  # fmt: skip
     for rec in sorted(

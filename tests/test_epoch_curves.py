@@ -26,8 +26,11 @@ def test_epoch_table_and_loss_curve_table(tmp_path, capsys):
     plain = sample_record("a", metrics={"metric_for_best": "accuracy", "epochs": epochs,
                                         "best": {"epoch": 2, "eval": epochs[1]["eval"]}})  # fmt: skip
     _write(tmp_path, plain)
+    (tmp_path / "checkpoints" / "a").mkdir(parents=True)
+    (tmp_path / "checkpoints" / "a" / "manifest.json").write_text("{}")  # not a record: never read
     assert _script().main([str(tmp_path)]) == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert "damaged" not in err
     assert "10: 50.00 · **20: 75.00**" in out and "teacher-forced" not in out  # no curve: no second table
 
     curve = [
