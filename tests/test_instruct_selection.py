@@ -148,3 +148,9 @@ def test_tuning_table_of_a_loss_prints_nats_and_bolds_the_lowest(tmp_path):
     assert "score = the selection run's held-out heldout_loss (nats/token, lower is better)" in text
     assert "| LoRA | tiny-llama | gsm8k_synthetic | lr=0.001: 1.2345 · **lr=0.01: 1.1000** | lr=0.01 (edge) |" in text
     assert "constant predictor" not in text  # a loss has no majority-class line
+
+
+def test_the_protocol_line_names_the_selection_figure(tmp_path):
+    line = tune.describe_protocol(_experiment(tmp_path))
+    assert line.startswith("grid values chosen per (row, task) by heldout_loss on a seeded held-out 10% of the training")
+    assert "stratified by label where the task has labels" in line and "never on dev" in line

@@ -299,7 +299,9 @@ def describe_protocol(experiment) -> str:
         return "grid values chosen on the dev split itself (the papers' protocol: optimistic, dev is also reported)"
     share = f"{100 * t.holdout:g}%" if t.holdout < 1 else f"{int(t.holdout)} rows"
     widen = f"; a choice at a grid end adds up to {t.widen} point(s) beyond it (tune.widen)" if t.widen else ""
+    by = f" by {t.metric}" if t.metric else ""
     return (
-        f"grid values chosen per (row, task) on a stratified held-out {share} of the training set (seed {t.seed}, one "
-        f"run per grid point){widen}, never on dev; the seeds then train on the full training set at the chosen point"
+        f"grid values chosen per (row, task){by} on a seeded held-out {share} of the training set (stratified by label "
+        f"where the task has labels; seed {t.seed}, one run per grid point){widen}, never on dev; the seeds then train "
+        "on the full training set at the chosen point"
     )
