@@ -152,5 +152,5 @@ def test_tuning_table_of_a_loss_prints_nats_and_bolds_the_lowest(tmp_path):
 
 def test_the_protocol_line_names_the_selection_figure(tmp_path):
     line = tune.describe_protocol(_experiment(tmp_path))
-    assert line.startswith("grid values chosen per (row, task) by heldout_loss on a seeded held-out 10% of the training")
+    assert line.startswith("grid values chosen per (row, task) by heldout_loss on a seeded held-out 10% of the")
     assert "stratified by label where the task has labels" in line and "never on dev" in line
