@@ -3,6 +3,8 @@
 # never dirty the runs), N single-thread copies of one bca-reproduce command sharing the table through run locks,
 # records written into THIS checkout's results/ (commit them as they land).
 #   bash scripts/pinned_jobs.sh 2 minilm_glue --tune results_dir=results/minilm_glue task.data_dir=../shared/data/glue
+# COMMIT=<sha> pins that commit instead of HEAD: resume a table from the commit its records already name, so the
+# whole table keeps coming from one commit while the code moves on.
 # Paths in the arguments are taken relative to this checkout. Logs: <worktree>/logs/copy-<i>.log. Stop: kill the
 # printed pids (a killed run resumes from its last checkpoint on the next start).
 set -euo pipefail
@@ -11,11 +13,16 @@ COPIES=$1; shift
 case $COPIES in ''|*[!0-9]*|0) echo "COPIES must be a positive integer, got '$COPIES'" >&2; exit 2;; esac
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-if [ -n "$(git status --porcelain --untracked-files=no -- bca configs experiments)" ]; then
-  echo "bca/, configs/ or experiments/ has uncommitted changes: commit them first (the records name one clean commit)" >&2
-  exit 2
+if [ -n "${COMMIT:-}" ]; then
+  SHA=$(git rev-parse --short --verify "${COMMIT}^{commit}" 2>/dev/null) || {
+    echo "COMMIT=$COMMIT is not a commit of this repository" >&2; exit 2; }
+else
+  if [ -n "$(git status --porcelain --untracked-files=no -- bca configs experiments)" ]; then
+    echo "bca/, configs/ or experiments/ has uncommitted changes: commit them first (the records name one clean commit)" >&2
+    exit 2
+  fi
+  SHA=$(git rev-parse --short HEAD)
 fi
-SHA=$(git rev-parse --short HEAD)
 WT="$ROOT/../wt/run-$SHA"
 [ -d "$WT" ] || git worktree add -q --detach "$WT" "$SHA"
 [ -e "$WT/../shared" ] || ln -sfn "$ROOT/../shared" "$WT/../shared"
