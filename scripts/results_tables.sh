@@ -6,6 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
+# each file is written whole or not at all: a failing command leaves the committed file as it was
+trap 'rm -f results/*.md.tmp' EXIT
 
 # A tuned experiment's table (+ plots) and its tuning table, from results/<name>; says so while no run has landed.
 tuned_table() {
@@ -82,7 +84,7 @@ MD
   $BIN/python scripts/epoch_curves.py results/minilm_glue_budget
   echo
   $BIN/bca-table results/minilm_glue_budget --experiment minilm_glue_budget --plots results/minilm_glue_budget/plots
-} > results/minilm_glue.md
+} > results/minilm_glue.md.tmp && mv results/minilm_glue.md.tmp results/minilm_glue.md
 
 {
   cat <<'MD'
@@ -109,7 +111,7 @@ sit within 1.2 points of p = 384 (Welch p ≥ 0.3, n = 3 each). Plot: `bca_block
 
 MD
   $BIN/bca-table results/bca_block_size_rt --plots results/bca_block_size_rt/plots
-} > results/bca_block_size_rt.md
+} > results/bca_block_size_rt.md.tmp && mv results/bca_block_size_rt.md.tmp results/bca_block_size_rt.md
 
 {
   cat <<'MD'
@@ -142,7 +144,7 @@ MD
   echo "Records: $(find results/block_size_rt/records -name '*.json' 2>/dev/null | wc -l || true) runs (12 rows x (4 declared grid points + 3 seeds), plus the points added where a grid was widened: the tuning table lists them)."
   echo
   tuned_table block_size_rt
-} > results/block_size_rt.md
+} > results/block_size_rt.md.tmp && mv results/block_size_rt.md.tmp results/block_size_rt.md
 
 {
   cat <<'MD'
@@ -217,4 +219,4 @@ MD
   echo
   $BIN/bca-table results/instruct_smollm2_budget --experiment instruct_smollm2_budget \
     --plots results/instruct_smollm2_budget/plots
-} > results/instruct_smollm2.md
+} > results/instruct_smollm2.md.tmp && mv results/instruct_smollm2.md.tmp results/instruct_smollm2.md

@@ -68,3 +68,23 @@ def test_a_zero_shot_row_says_its_adapter_was_not_trained():
     zero["time"] = {"steps": 0}
     line = next(ln for ln in decoder_table(tables.build([zero])).splitlines() if ln.startswith("| zero-shot"))
     assert line.startswith("| zero-shot | none trained (100 at init) | 1.5000 (n=1) | 3.0 (3/100; ")
+    assert line.endswith("| 1 (the base model) |")  # its generation speed is the base model's, not LoRA's
+
+
+def test_a_declared_reference_without_runs_yet_leaves_the_loss_cells_unmarked(tmp_path):
+    """An experiment in progress: its reference row (LoRA) has no final run yet; the table still renders."""
+    from bca.paper import experiments
+
+    (tmp_path / "e.yaml").write_text(
+        "title: t\nreports: r\nseeds: [0]\ncolumns: [gsm8k]\nreference: LoRA r=8\n"
+        "rows: [{label: zero-shot, overrides: [method=lora]}, {label: LoRA r=8, overrides: [method=lora]},"
+        " {label: BCA, overrides: [method=bca]}]\n"
+    )
+    exp = experiments.load(str(tmp_path / "e.yaml"))
+    found = [rec("BCA", "bca", s, v, 0.01, 0.0) for s, v in enumerate([1.2, 1.3])]
+    for r in found:
+        r["config"]["experiment"] = "e"
+    text = decoder_table(tables.build(found, exp))
+    assert "against the reference row (none has landed yet)" in text
+    (line,) = [ln for ln in text.splitlines() if ln.startswith("| BCA")]
+    assert "| 1.2500 ± 0.0707 (n=2) |" in line  # no p: nothing to test against

@@ -82,3 +82,20 @@ def test_a_loss_table_says_which_side_is_better_and_keeps_four_digits():
         "- **gsm8k** heldout_loss: LoRA r=8 1.2100 ± 0.0100 (n=3). Below it (better) at p < 0.05: "
         f"BCA 1.1100 ± 0.0100 (n=3), -0.1000, p = {p}." in text
     )
+
+
+def test_a_loss_table_prints_its_cells_with_four_digits():
+    from bca.report.render import render
+
+    def loss_rec(label, value, seed, steps=10):
+        r = rec(label, "gsm8k", 0.0, seed)
+        r["metrics"]["best"]["eval"]["heldout_loss"] = value
+        r["config"]["trainer"]["max_steps"] = steps
+        return r
+
+    found = [loss_rec("LoRA r=8", v, s) for s, v in enumerate([1.2012, 1.2034, 1.2056])]
+    found.append(loss_rec("zero-shot", 1.37161, 0, steps=0))
+    text = render(tables.build(found, metric="heldout_loss"), "md")
+    assert "| LoRA r=8 | m | 0.000M | - | 1.2034 (1.2034 ± 0.0022, n=3) | 1.2034 |" in text
+    assert "| zero-shot | m | 0.000M | - | 1.3716 | 1.3716 |" in text
+    assert "length: 0 steps, 10 steps" in text  # the zero-shot run trained 0 steps, not "1 epochs"

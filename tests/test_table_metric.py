@@ -40,7 +40,7 @@ def test_loss_cells_are_the_best_epochs_loss_unscaled_and_say_lower_is_better():
     assert abs(cell.std - statistics.stdev(losses)) < 1e-12
     assert cell.not_ok == {"no heldout_loss": 1, "diverged": 1}
     assert "heldout_loss of that epoch (lower is better)" in table.reports
-    assert "| 0.91 (0.91 ± 0.04, n=3) [diverged 1, no heldout_loss 1] |" in render(table, "md")
+    assert "| 0.9100 (0.9100 ± 0.0400, n=3) [diverged 1, no heldout_loss 1] |" in render(table, "md")  # nats: 4 digits
     default = build(found)  # unchanged: accuracy x 100
     assert default.rows[0].cells["gsm8k"].median == 3.0 and "lower is better" not in default.reports
 

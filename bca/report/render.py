@@ -11,6 +11,7 @@ import io
 
 from bca.report.markdown import markdown_table
 from bca.report.stats import ALPHA, differs
+from bca.report.table_metric import UNSCALED
 from bca.report.tables import Row, Table, average
 
 MARK = "*"
@@ -19,23 +20,28 @@ TRIVIAL = "°"
 """Appended to a cell none of whose seeds beats the eval set's constant predictor at p < ALPHA (one-sided)."""
 
 
-def fmt(value: float | None, signed: bool = False) -> str:
+def fmt(value: float | None, signed: bool = False, digits: int = 2) -> str:
     if value is None:
         return "-"
-    return f"{value:+.2f}" if signed else f"{value:.2f}"
+    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+
+
+def cell_digits(table: Table) -> int:
+    """4 decimals for a loss in nats per token (``bca-table --metric heldout_loss``), 2 for a percentage."""
+    return 4 if table.metric in UNSCALED else 2
 
 
 def params_m(counts: set[int]) -> str:
     return "/".join(f"{c / 1e6:.3f}M" for c in sorted(counts)) if counts else "-"
 
 
-def ours_cell(row: Row, task: str) -> str:
+def ours_cell(row: Row, task: str, digits: int = 2) -> str:
     cell = row.cells.get(task)
     if cell is None:
         return "-"
-    text = fmt(cell.median)
+    text = fmt(cell.median, digits=digits)
     if cell.n > 1:
-        text += f" ({fmt(cell.mean)} ± {fmt(cell.std)}, n={cell.n})"
+        text += f" ({fmt(cell.mean, digits=digits)} ± {fmt(cell.std, digits=digits)}, n={cell.n})"
     if differs(cell.p_value):
         text += MARK
     if cell.n and cell.at_trivial == cell.n:
@@ -48,12 +54,13 @@ def ours_cell(row: Row, task: str) -> str:
 def lines(table: Table) -> list[list[str]]:
     """Header + body cells shared by markdown and LaTeX."""
     out = [["row", "model", "params (ours)", "params (paper)", *table.columns, "avg"]]
+    d = cell_digits(table)
     for row in table.rows:
         medians = [row.cells[t].median if t in row.cells else None for t in table.columns]
         out.append(
             [row.label, row.model, params_m(row.adapter_params), row.published_params or "-"]
-            + [ours_cell(row, t) for t in table.columns]
-            + [fmt(average(medians))]
+            + [ours_cell(row, t, d) for t in table.columns]
+            + [fmt(average(medians), digits=d)]
         )
         if row.chosen:
             out.append(["  chosen", "", "", ""] + [row.chosen.get(t, "-") for t in table.columns] + [""])

@@ -190,7 +190,7 @@ def describe_ours(found: list[dict]) -> str:
 
     def length(c):
         steps = c["trainer"]["max_steps"]
-        return f"{steps} steps" if steps else f"{c['trainer']['epochs']} epochs"
+        return f"{steps} steps" if steps is not None else f"{c['trainer']['epochs']} epochs"  # 0: zero-shot
 
     return (
         f"ours = best dev epoch over {len(found)} record(s); models: {values(lambda c: c['model']['name'])}; "
