@@ -87,14 +87,12 @@ def ran_with(config: dict, overrides: tuple[str, ...]) -> bool:
     """Whether a record's config holds every ``key=value`` of ``overrides`` (``tune.overrides``), so a selection
     run made under other selection overrides (say, one that generated) is not mistaken for this protocol's."""
     for item in overrides:
-        key, _, text = item.lstrip("+").partition("=")
         if item.startswith("~"):
             continue
-        want = yaml.safe_load(text) if text else None
-        got = config_value(config, key)
-        if got is None and tuple(key.split(".", 1)) in HASH_NEUTRAL_DEFAULTS:
-            got = HASH_NEUTRAL_DEFAULTS[tuple(key.split(".", 1))]
-        if not same_value(got, want):
+        key, _, text = item.lstrip("+").partition("=")
+        # a key the record predates holds the value runs had before it existed (records.HASH_NEUTRAL_DEFAULTS)
+        got = dotted_get(config, key, HASH_NEUTRAL_DEFAULTS.get(tuple(key.split(".", 1))))
+        if not same_value(got, yaml.safe_load(text)):
             return False
     return True
 

@@ -8,14 +8,10 @@ significant, so rebuilding the table rebuilds the prose, byte for byte.
 
 from __future__ import annotations
 
+from bca.report import table_metric
 from bca.report.stats import ALPHA, differs
-from bca.report.table_metric import UNSCALED
 from bca.report.tables import Cell, Table
 from bca.tasks.metrics import LOWER_IS_BETTER
-
-
-def _digits(table: Table) -> int:
-    return 4 if table.metric in UNSCALED else 2  # a loss in nats per token, not a percentage
 
 
 def _stat(cell: Cell, digits: int = 2) -> str:
@@ -39,7 +35,7 @@ def task_sentence(table: Table, task: str) -> str | None:
     higher = [(label, c) for label, c in tested if differs(c.p_value) and c.mean > ref.mean]
     lower = [(label, c) for label, c in tested if differs(c.p_value) and c.mean < ref.mean]
     same = [(label, c) for label, c in tested if not differs(c.p_value)]
-    d = _digits(table)
+    d = table_metric.digits(table.metric)
     what = f" {table.metric}" if table.metric else ""
     parts = [f"**{task}**{what}: {table.reference} {_stat(ref, d)}."]
     lower_better = table.metric in LOWER_IS_BETTER

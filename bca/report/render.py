@@ -9,9 +9,9 @@ from __future__ import annotations
 import csv
 import io
 
+from bca.report import table_metric
 from bca.report.markdown import markdown_table
 from bca.report.stats import ALPHA, differs
-from bca.report.table_metric import UNSCALED
 from bca.report.tables import Row, Table, average
 
 MARK = "*"
@@ -24,11 +24,6 @@ def fmt(value: float | None, signed: bool = False, digits: int = 2) -> str:
     if value is None:
         return "-"
     return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
-
-
-def cell_digits(table: Table) -> int:
-    """4 decimals for a loss in nats per token (``bca-table --metric heldout_loss``), 2 for a percentage."""
-    return 4 if table.metric in UNSCALED else 2
 
 
 def params_m(counts: set[int]) -> str:
@@ -54,7 +49,7 @@ def ours_cell(row: Row, task: str, digits: int = 2) -> str:
 def lines(table: Table) -> list[list[str]]:
     """Header + body cells shared by markdown and LaTeX."""
     out = [["row", "model", "params (ours)", "params (paper)", *table.columns, "avg"]]
-    d = cell_digits(table)
+    d = table_metric.digits(table.metric)
     for row in table.rows:
         medians = [row.cells[t].median if t in row.cells else None for t in table.columns]
         out.append(

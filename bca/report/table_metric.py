@@ -31,6 +31,11 @@ def scale(metric: str | None, default: float) -> float:
     return 1.0 if metric in UNSCALED else default
 
 
+def digits(metric: str | None) -> int:
+    """Decimals a cell of ``metric`` is printed with: 4 for a loss in nats per token, 2 for a percentage."""
+    return 4 if metric in UNSCALED else 2
+
+
 def describe(metric: str | None) -> str:
     """What the cells are, for the table's notes ('' for the default metric)."""
     if metric is None:
