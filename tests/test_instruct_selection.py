@@ -6,6 +6,7 @@ from test_instruct_heldout import RUN
 
 from bca.config.hydra_app import compose
 from bca.paper import experiments, tune
+from bca.report.protocol import describe_protocol
 from bca.run.fit import best_epoch
 from bca.run.runner import run
 from bca.tasks.registry import TaskDataError, load_task
@@ -151,6 +152,6 @@ def test_tuning_table_of_a_loss_prints_nats_and_bolds_the_lowest(tmp_path):
 
 
 def test_the_protocol_line_names_the_selection_figure(tmp_path):
-    line = tune.describe_protocol(_experiment(tmp_path))
+    line = describe_protocol(_experiment(tmp_path))
     assert line.startswith("grid values chosen per (row, task) by heldout_loss on a seeded held-out 10% of the")
     assert "stratified by label where the task has labels" in line and "never on dev" in line

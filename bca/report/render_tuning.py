@@ -10,6 +10,7 @@ import csv
 import io
 
 from bca.paper import tune
+from bca.report.protocol import describe_protocol
 from bca.report.render import TRIVIAL
 from bca.report.stats import ALPHA, at_trivial
 from bca.report.table_metric import UNSCALED
@@ -71,7 +72,7 @@ def tuning_table(found: list[dict], experiment, fmt_name: str = "md") -> str:
     text = [
         f"### Tuning: {experiment.title}",
         "",
-        f"- {tune.describe_protocol(experiment)}.",
+        f"- {describe_protocol(experiment)}.",
         f"- score = {score}; **bold** = chosen (ties: the smaller value); `edge` = the choice is an end of the "
         "grid (the optimum may lie outside: widen it); `todo` = not run yet.",
         "",

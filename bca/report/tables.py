@@ -22,6 +22,7 @@ from pathlib import Path
 
 from bca.paper import experiments, tune
 from bca.report import frame, table_metric
+from bca.report.protocol import describe_protocol
 from bca.run import records
 from bca.run.labels import method_label, row_label  # noqa: F401 (re-exported for the report modules)
 
@@ -147,9 +148,7 @@ def build(
                           if label == row.label and model == row.model}  # fmt: skip
     ref = reference_row(ordered, reference or (experiment.reference if experiment else None))
     mark_significance(ordered, ref)
-    protocol = (
-        tune.describe_protocol(experiment) if picks or (experiment and any(r.grid for r in experiment.rows)) else None
-    )
+    protocol = describe_protocol(experiment) if picks or (experiment and any(r.grid for r in experiment.rows)) else None
     reports += table_metric.describe(metric)
     return Table(
         title, reports, columns, ordered, describe_ours(found), sorted(damaged),
