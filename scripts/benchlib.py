@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -81,14 +83,35 @@ def or_na(value: float | None, spec: str, missing: str = "n/a") -> str:
     return missing if value is None else format(value, spec)
 
 
+def code_version() -> str:
+    """The commit a report was measured at, marked when the code it ran differs from that commit (a bench
+    figure, like a record, should name the code that made it)."""
+    root = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+
+    try:
+        sha = git("rev-parse", "--short", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no", "--", "bca", "scripts", "configs")
+    except (OSError, subprocess.CalledProcessError):  # not a git checkout (an sdist, a copied folder)
+        return "commit unknown (not a git checkout)"
+    return f"commit {sha}" + (" + uncommitted changes" if dirty else "")
+
+
 def command_line(script: str, argv: list[str] | None) -> str:
     """The command that made a report, as written into it (argv None: this process's own arguments)."""
     return " ".join(["python", f"scripts/{script}", *(argv if argv is not None else sys.argv[1:])])
 
 
 def write_report(out: Path, report: str, data) -> None:
-    """Print the markdown report and write it to <out>.md, with the raw figures in <out>.json."""
+    """Print the markdown report and write it to <out>.md, with the raw figures in <out>.json.
+
+    Each file is written beside its target and moved over it, so a crash or a full disk leaves the previous
+    report whole rather than half a new one."""
     print(report)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".md").write_text(report)
-    out.with_suffix(".json").write_text(json.dumps(data, indent=1))
+    for path, text in ((out.with_suffix(".json"), json.dumps(data, indent=1)), (out.with_suffix(".md"), report)):
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text)
+        os.replace(tmp, path)

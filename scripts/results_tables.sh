@@ -167,7 +167,8 @@ VeRA, FourierFT and CDD, on the full training set. Reported for each run, at its
 - **forgetting**: language-model loss on 100 seeded Alpaca rows (`../shared/data/instruct`), tuned model minus
   base model (peft method_comparison's figure; lower is better);
 - train tokens/s (1 thread, median over seeds) and generation speed x the base model, unmerged / merged, from
-  `bench_generate.md` (per method, at its default size: C3A/BCA p = 192 there).
+  `bench_generate.md` (`bench_generate.py --experiment instruct_smollm2`: each row's own adapter, p = 64 and
+  p = 192 measured apart).
 
 ```bash
 export OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1

@@ -51,8 +51,21 @@ def test_rows_carry_loss_statistics_pooled_accuracy_and_generation_speed(tmp_pat
     ]
     found += [rec("BCA", "bca", s, v, a, 0.002) for s, (v, a) in enumerate(zip(bca, (0.01, 0.01, 0.02), strict=True))]
     bench = tmp_path / "gen.json"
-    bench.write_text(json.dumps({"rows": [{"method": "bca", "unmerged_speed_vs_base": 0.81,
-                                           "merged_speed_vs_base": 0.99}]}))  # fmt: skip
+    bench.write_text(
+        json.dumps(
+            {
+                "rows": [  # by row label: the lora row at another size must not be joined to LoRA r=8
+                    {"label": "BCA", "method": "bca", "unmerged_speed_vs_base": 0.81, "merged_speed_vs_base": 0.99},
+                    {
+                        "label": "LoRA r=64",
+                        "method": "lora",
+                        "unmerged_speed_vs_base": 0.5,
+                        "merged_speed_vs_base": 0.9,
+                    },
+                ]
+            }
+        )
+    )
     text = decoder_table(tables.build(found), bench)
     line = {ln.split(" | ")[0].strip("| "): ln for ln in text.splitlines() if ln.startswith("| ")}
     p = ttest_ind(bca, lora, equal_var=False).pvalue
@@ -60,7 +73,7 @@ def test_rows_carry_loss_statistics_pooled_accuracy_and_generation_speed(tmp_pat
     assert "| 1.3 (4/300; " in line["BCA"] and "| 0.0020 ± 0.0000 (n=3) | 51 | 0.81 / 0.99 |" in line["BCA"]
     low, high = wilson_by_hand(12, 300)
     assert f"| 4.0 (12/300; {100 * low:.1f}-{100 * high:.1f}) |" in line["LoRA r=8"]  # 3 + 4 + 5 of 3 x 100
-    assert line["LoRA r=8"].endswith("| - |")  # no generation figure for lora in the bench file
+    assert line["LoRA r=8"].endswith("| - |")  # this row was not measured (only a LoRA of another size was)
 
 
 def test_a_zero_shot_row_says_its_adapter_was_not_trained():

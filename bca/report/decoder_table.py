@@ -5,7 +5,8 @@ Why a table of its own: on a 135M model GSM8K accuracy sits at a few percent, wh
 covers every method, so the comparison rests on the continuous held-out loss (mean ± std over seeds, Welch's
 p against the reference row); accuracy is pooled over seeds (k correct of n·seeds problems) with its Wilson
 95 % interval, so a reader sees how little it can separate. Generation speed comes from
-``scripts/bench_generate.py``'s JSON (unmerged and merged, x the base model's tokens/s), joined by method.
+``scripts/bench_generate.py --experiment``'s JSON (unmerged and merged, x the base model's tokens/s), joined
+by row label.
 """
 
 from __future__ import annotations
@@ -51,8 +52,12 @@ def _accuracy(recs: list[dict]) -> str:
     return f"{100 * k / n:.1f} ({k}/{n}; {100 * low:.1f}-{100 * high:.1f})"
 
 
-def _generation(bench: dict | None, method: str) -> str:
-    row = next((r for r in (bench or {}).get("rows", []) if r["method"] == method), None)
+def _generation(bench: dict | None, label: str) -> str:
+    """The bench row measured for this table row (by its label: ``bench_generate.py --experiment``), else "-".
+
+    By label, not by method: C3A p = 64 and p = 192 are one method with different adapters, and a figure
+    measured at one size is not the other's."""
+    row = next((r for r in (bench or {}).get("rows", []) if r.get("label") == label), None)
     if row is None:
         return "-"
     return f"{row['unmerged_speed_vs_base']:.2f} / {row['merged_speed_vs_base']:.2f}"
@@ -82,14 +87,13 @@ def decoder_table(table, bench_path: Path | None = None) -> str:
         mark = "" if p is None else f", p = {p:.3g}" + ("*" if p < ALPHA else "")
         forgetting = [v for v in (table_metric.cell_value(r, "forgetting") for r in recs) if v is not None]
         speeds = [t for t in ((r.get("time") or {}).get("tokens_per_s") for r in recs) if t]
-        methods = sorted({r["config"]["method"]["name"] for r in recs})
         untrained = all((r.get("time") or {}).get("steps") == 0 for r in recs)  # zero-shot: the adapter at init
         params = "/".join(f"{n:,}" for n in sorted({int(r["params"]["adapter"]) for r in recs}))
         body.append([
             label, f"none trained ({params} at init)" if untrained else params,
             _mean_std(mine) + mark, _accuracy(recs), _mean_std(forgetting),
             f"{statistics.median(speeds):,.0f}" if speeds else "-",
-            "1 (the base model)" if untrained else " · ".join(_generation(bench, m) for m in methods),
+            "1 (the base model)" if untrained else _generation(bench, label),
         ])  # fmt: skip
     header = ["row", "adapter params", "held-out loss (lower is better)", "accuracy % (k/n; Wilson 95 %)",
               "forgetting", "train tok/s", "generation × base (unmerged / merged)"]  # fmt: skip
@@ -101,7 +105,7 @@ def decoder_table(table, bench_path: Path | None = None) -> str:
         "accuracy pooled over the seeds, with the "
         "Wilson interval",
         "- forgetting: general-text LM loss of the tuned model minus the base model's (lower is better)",
-        "- generation: tokens/s x the base model's, "
+        "- generation: tokens/s x the base model's, each row's own adapter (its method overrides, random values), "
         + (f"from `{bench_path}`" if bench else "no bench_generate.json given"),
         "",
     ]
