@@ -1,18 +1,43 @@
 #!/usr/bin/env bash
 # Rebuild results/minilm_glue.md, results/block_size_rt.md, results/bca_block_size_rt.md and
 # results/instruct_smollm2.md (tables + plots) from the committed records.
-#   bash scripts/results_tables.sh
-# The records themselves were made by the commands written into each file below.
+#   bash scripts/results_tables.sh            # rewrite the files
+#   bash scripts/results_tables.sh --check    # rebuild into temp files, compare, change nothing (exit 1 if one differs)
+# The records themselves were made by the commands written into each file below. --check is what makes "every
+# number in results/ is what the committed records give" testable (tests/test_results_rebuild.py): a hand-edited
+# cell, or a report change committed without rebuilding the files, shows up as a difference.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
+CHECK=0
+case "${1:-}" in
+  --check) CHECK=1;;
+  '') ;;
+  *) echo "usage: $0 [--check]   (got '$1')" >&2; exit 2;;
+esac
+PLOTS=results  # --check draws the plots in a temp folder: the committed PNGs are left alone
+[ "$CHECK" = 1 ] && PLOTS=$(mktemp -d)
+DIFFERENT=0
 # each file is written whole or not at all: a failing command leaves the committed file as it was
-trap 'rm -f results/*.md.tmp' EXIT
+trap 'rm -f results/*.md.tmp; if [ "$CHECK" = 1 ]; then rm -rf "$PLOTS"; fi' EXIT
+
+# results/<name>.md.tmp -> results/<name>.md, or under --check: compare the two and drop the temp file
+publish() {
+  if [ "$CHECK" = 0 ]; then
+    mv "results/$1.tmp" "results/$1"
+  elif cmp -s "results/$1.tmp" "results/$1"; then
+    echo "same: results/$1"
+  else
+    echo "DIFFERS: results/$1 is not what the records rebuild (diff committed rebuilt):"
+    diff "results/$1" "results/$1.tmp" | head -40 || true
+    DIFFERENT=1
+  fi
+}
 
 # A tuned experiment's table (+ plots) and its tuning table, from results/<name>; says so while no run has landed.
 tuned_table() {
   if [ -d "results/$1/records" ]; then
-    $BIN/bca-table "results/$1" --experiment "$1" --plots "results/$1/plots" --findings
+    $BIN/bca-table "results/$1" --experiment "$1" --plots "$PLOTS/$1/plots" --findings
     echo
     $BIN/bca-table "results/$1" --experiment "$1" --tuning
   else
@@ -83,8 +108,8 @@ OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 bca-reproduce minilm_glue_budget results_dir=
 MD
   $BIN/python scripts/epoch_curves.py results/minilm_glue_budget
   echo
-  $BIN/bca-table results/minilm_glue_budget --experiment minilm_glue_budget --plots results/minilm_glue_budget/plots
-} > results/minilm_glue.md.tmp && mv results/minilm_glue.md.tmp results/minilm_glue.md
+  $BIN/bca-table results/minilm_glue_budget --experiment minilm_glue_budget --plots "$PLOTS/minilm_glue_budget/plots"
+} > results/minilm_glue.md.tmp && publish minilm_glue.md
 
 {
   cat <<'MD'
@@ -110,8 +135,8 @@ sit within 1.2 points of p = 384 (Welch p ≥ 0.3, n = 3 each). Plot: `bca_block
 (score and step time vs p; step times were measured on a shared CPU and are only indicative).
 
 MD
-  $BIN/bca-table results/bca_block_size_rt --plots results/bca_block_size_rt/plots
-} > results/bca_block_size_rt.md.tmp && mv results/bca_block_size_rt.md.tmp results/bca_block_size_rt.md
+  $BIN/bca-table results/bca_block_size_rt --plots "$PLOTS/bca_block_size_rt/plots"
+} > results/bca_block_size_rt.md.tmp && publish bca_block_size_rt.md
 
 {
   cat <<'MD'
@@ -144,7 +169,7 @@ MD
   echo "Records: $(find results/block_size_rt/records -name '*.json' 2>/dev/null | wc -l || true) runs (12 rows x (4 declared grid points + 3 seeds), plus the points added where a grid was widened: the tuning table lists them)."
   echo
   tuned_table block_size_rt
-} > results/block_size_rt.md.tmp && mv results/block_size_rt.md.tmp results/block_size_rt.md
+} > results/block_size_rt.md.tmp && publish block_size_rt.md
 
 {
   cat <<'MD'
@@ -189,7 +214,7 @@ MD
     $BIN/bca-table results/instruct_smollm2 --experiment instruct_smollm2 --decoder --generation results/bench_generate.json
     echo
     $BIN/bca-table results/instruct_smollm2 --experiment instruct_smollm2 --metric heldout_loss --findings \
-      --plots results/instruct_smollm2/plots
+      --plots "$PLOTS/instruct_smollm2/plots"
     echo
     $BIN/bca-table results/instruct_smollm2 --experiment instruct_smollm2 --tuning
   else
@@ -219,5 +244,10 @@ MD
   $BIN/python scripts/epoch_curves.py results/instruct_smollm2_budget
   echo
   $BIN/bca-table results/instruct_smollm2_budget --experiment instruct_smollm2_budget \
-    --plots results/instruct_smollm2_budget/plots
-} > results/instruct_smollm2.md.tmp && mv results/instruct_smollm2.md.tmp results/instruct_smollm2.md
+    --plots "$PLOTS/instruct_smollm2_budget/plots"
+} > results/instruct_smollm2.md.tmp && publish instruct_smollm2.md
+
+if [ "$CHECK" = 1 ]; then
+  [ "$DIFFERENT" = 0 ] && echo "every results file is what the committed records rebuild"
+  exit "$DIFFERENT"
+fi
