@@ -68,9 +68,10 @@ epochs), MRPC 690 (the peak), STS-B 720 (+0.45 Pearson over the next 540 steps),
 
 **Code.** Each record names its commit (the `ours` line lists them, with the number of runs from dirty trees:
 0). The runs span several commits because the table spans working sessions; between them nothing that computes
-a number changed: `bash scripts/check_same_numbers.sh <old checkout> .` trains the same tiny run of all six
-methods in both checkouts and finds identical records (per-epoch train loss, eval metrics, parameter counts)
-for 9d94600 -> 91f70e2 and a0ac4d7 -> 4f91e9d. What changed in between: reporting, lr selection
+a number changed: `bash scripts/check_same_numbers.sh <old checkout> <fe3c269 checkout>` trains the same tiny
+run of all six methods in both checkouts and finds identical records (per-epoch train loss, eval metrics,
+parameter counts) from each commit the records name (9d94600, 09da7cf, a0ac4d7, fab225c) to fe3c269, the
+commit the remaining runs come from (the copies run pinned at it). What changed in between: reporting, lr selection
 (`tune.widen`), the eval-set facts written into records, and the batch order under several processes (one
 process unchanged).
 
@@ -163,7 +164,7 @@ below the table are generated from its statistics (`bca-table --findings`), not 
 
 **Code.** The records name their commits (the `ours` line): 3b80e05, a5f8cce and fe3c269; between them nothing
 that computes a number changed (`scripts/check_same_numbers.sh`: identical records for all six methods from
-3b80e05 to 91f70e2).
+3b80e05 to fe3c269 and from a5f8cce to fe3c269).
 
 MD
   echo "Records: $(find results/block_size_rt/records -name '*.json' 2>/dev/null | wc -l || true) runs (12 rows x (4 declared grid points + 3 seeds), plus the points added where a grid was widened: the tuning table lists them)."
