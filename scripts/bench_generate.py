@@ -172,9 +172,25 @@ def measure(base, variant: Variant, args, ids, mask, pad) -> dict:
 def _load_note(load: list[float]) -> str:
     """The machine's 1-minute load average over the measurement, so a reader can see what else ran beside it."""
     note = f"Load average {min(load):.1f}-{max(load):.1f} on {os.cpu_count()} CPUs while measuring"
-    if max(load) > torch.get_num_threads() + 0.5:  # more runnable work than this process's threads
-        return note + ": other processes shared the cores, so single tok/s figures drift (x base: per round)."
-    return note + "."
+    threads = torch.get_num_threads()
+    if max(load) > (os.cpu_count() or 1) + 0.5:  # more runnable threads than CPUs: this process waited for a core
+        return note + ": more runnable threads than CPUs, so single tok/s figures drift (x base: per round)."
+    if max(load) > threads + 0.5:
+        return note + ": other processes ran on the other cores (shared caches and memory bandwidth)."
+    return note + " (otherwise idle)."
+
+
+def _noise_note(rows: list[dict]) -> str:
+    """Merged models are plain ``nn.Linear`` layers, the base model's own arithmetic: their x base is an A/A
+    comparison, so its spread is what this run can resolve."""
+    merged = [r["merged_speed_vs_base"] for r in rows]
+    if not merged:
+        return ""
+    return (
+        f"Merged x base spans {min(merged):.2f}-{max(merged):.2f} over the rows: merged models compute exactly as "
+        "the base model does, so that spread is this run's timing noise, and an unmerged ratio inside it is no "
+        "measurable overhead."
+    )
 
 
 def _rows_from(args) -> str:
@@ -208,7 +224,7 @@ def report(rows, args, argv, batch_shape, load) -> str:
         "ratio; < 1 is slower than the base model). Peak MB: tensors alive at once during one generate call "
         "(profiler allocation events), weights excluded. Adapters hold small random values (as after training). "
         "Merged: peft's merge_and_unload (plain nn.Linear layers back), for every method. "
-        f"{_rows_from(args)} {_load_note(load)}\n\n"
+        f"{_rows_from(args)} {_load_note(load)} {_noise_note(rows)}\n\n"
         f"{table}\n"
     )
 

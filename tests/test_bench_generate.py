@@ -61,6 +61,8 @@ def test_an_experiments_rows_are_measured_each_at_its_own_size(tmp_path):
     text = out.with_suffix(".md").read_text()
     assert "| C3A p=8 | 384 |" in text
     assert "(commit " in text  # the report names the code that measured it (benchlib.code_version)
+    merged = [r["merged_speed_vs_base"] for r in rows.values()]  # the A/A comparison: its spread is the noise
+    assert f"Merged x base spans {min(merged):.2f}-{max(merged):.2f} over the rows" in text
 
 
 def test_bad_experiment_arguments_fail_before_the_model_loads(tmp_path):

@@ -106,7 +106,8 @@ def decoder_table(table, bench_path: Path | None = None) -> str:
         "Wilson interval",
         "- forgetting: general-text LM loss of the tuned model minus the base model's (lower is better)",
         "- generation: tokens/s x the base model's, each row's own adapter (its method overrides, random values), "
-        + (f"from `{bench_path}`" if bench else "no bench_generate.json given"),
+        + (f"from `{bench_path}`" if bench else "no bench_generate.json given")
+        + "; merged is the base model's arithmetic (plain nn.Linear), so its distance from 1 is the bench's noise",
         "",
     ]
     return "\n".join(notes) + "\n" + markdown_table(header, body) + "\n"
