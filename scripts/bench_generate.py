@@ -181,21 +181,21 @@ def _load_note(load: list[float]) -> str:
 
 
 def _noise_note(rows: list[dict]) -> str:
-    """Merged models are plain ``nn.Linear`` layers, the base model's own arithmetic: their x base is an A/A
-    comparison, so its spread is what this run can resolve."""
+    """Merged models are plain ``nn.Linear`` layers, the base model's arithmetic (other weights, same cost): their
+    x base is an A/A comparison, so its spread is what this run can resolve."""
     merged = [r["merged_speed_vs_base"] for r in rows]
     if not merged:
         return ""
     return (
-        f"Merged x base spans {min(merged):.2f}-{max(merged):.2f} over the rows: merged models compute exactly as "
-        "the base model does, so that spread is this run's timing noise, and an unmerged ratio inside it is no "
-        "measurable overhead."
+        f"Merged x base spans {min(merged):.2f}-{max(merged):.2f} over the rows: merged models run the base "
+        "model's layers (plain nn.Linear, the same arithmetic), so that spread is this run's timing noise, and an "
+        "unmerged ratio inside it is no measurable overhead."
     )
 
 
 def _rows_from(args) -> str:
     if args.experiment:
-        return f"Rows: the trained rows of `experiments/{args.experiment}.yaml`, each at its own method overrides."
+        return f"Rows: the trained rows of experiment `{args.experiment}`, each at its own method overrides."
     return "Rows: each method at its default config."
 
 
