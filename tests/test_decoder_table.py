@@ -9,6 +9,7 @@ import json
 import math
 
 import pytest
+from experiment_files import experiment_file
 from scipy.stats import ttest_ind
 
 from bca.report import tables
@@ -51,21 +52,10 @@ def test_rows_carry_loss_statistics_pooled_accuracy_and_generation_speed(tmp_pat
     ]
     found += [rec("BCA", "bca", s, v, a, 0.002) for s, (v, a) in enumerate(zip(bca, (0.01, 0.01, 0.02), strict=True))]
     bench = tmp_path / "gen.json"
-    bench.write_text(
-        json.dumps(
-            {
-                "rows": [  # by row label: the lora row at another size must not be joined to LoRA r=8
-                    {"label": "BCA", "method": "bca", "unmerged_speed_vs_base": 0.81, "merged_speed_vs_base": 0.99},
-                    {
-                        "label": "LoRA r=64",
-                        "method": "lora",
-                        "unmerged_speed_vs_base": 0.5,
-                        "merged_speed_vs_base": 0.9,
-                    },
-                ]
-            }
-        )
-    )
+    bench.write_text(json.dumps({"rows": [  # by row label: a LoRA of another size must not be joined to LoRA r=8
+        {"label": "BCA", "method": "bca", "unmerged_speed_vs_base": 0.81, "merged_speed_vs_base": 0.99},
+        {"label": "LoRA r=64", "method": "lora", "unmerged_speed_vs_base": 0.5, "merged_speed_vs_base": 0.9},
+    ]}))  # fmt: skip
     text = decoder_table(tables.build(found), bench)
     line = {ln.split(" | ")[0].strip("| "): ln for ln in text.splitlines() if ln.startswith("| ")}
     p = ttest_ind(bca, lora, equal_var=False).pvalue
@@ -86,17 +76,14 @@ def test_a_zero_shot_row_says_its_adapter_was_not_trained():
 
 def test_a_declared_reference_without_runs_yet_leaves_the_loss_cells_unmarked(tmp_path):
     """An experiment in progress: its reference row (LoRA) has no final run yet; the table still renders."""
-    from bca.paper import experiments
-
-    (tmp_path / "e.yaml").write_text(
+    found = [rec("BCA", "bca", s, v, 0.01, 0.0) for s, v in enumerate([1.2, 1.3])]
+    exp = experiment_file(
+        tmp_path,
         "title: t\nreports: r\nseeds: [0]\ncolumns: [gsm8k]\nreference: LoRA r=8\n"
         "rows: [{label: zero-shot, overrides: [method=lora]}, {label: LoRA r=8, overrides: [method=lora]},"
-        " {label: BCA, overrides: [method=bca]}]\n"
+        " {label: BCA, overrides: [method=bca]}]\n",
+        found,
     )
-    exp = experiments.load(str(tmp_path / "e.yaml"))
-    found = [rec("BCA", "bca", s, v, 0.01, 0.0) for s, v in enumerate([1.2, 1.3])]
-    for r in found:
-        r["config"]["experiment"] = "e"
     text = decoder_table(tables.build(found, exp))
     assert "against the reference row (none has landed yet)" in text
     (line,) = [ln for ln in text.splitlines() if ln.startswith("| BCA")]

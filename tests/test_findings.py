@@ -5,6 +5,7 @@ Welch's p with 3 seeds a side and equal variances has 4 degrees of freedom and a
 """
 
 import pytest
+from experiment_files import experiment_file
 from welch_by_hand import p_by_hand, rec
 
 from bca.report import tables
@@ -39,15 +40,14 @@ def test_no_testable_cell_says_so():
 def test_floors_are_checked_against_the_medians(tmp_path):
     from bca.paper import experiments
 
-    (tmp_path / "e.yaml").write_text(
+    found = [rec("LoRA r=8", t, v, s) for t in ("mrpc", "rte") for s, v in enumerate(LORA)]
+    exp = experiment_file(
+        tmp_path,
         "title: t\nreports: r\nseeds: [0]\ncolumns: [mrpc, rte, cola]\n"
         "rows: [{label: LoRA r=8, overrides: [method=lora]}]\n"
-        "floors: {LoRA r=8: {mrpc: 80, rte: 82, cola: 15}}\n"
+        "floors: {LoRA r=8: {mrpc: 80, rte: 82, cola: 15}}\n",
+        found,
     )
-    exp = experiments.load(str(tmp_path / "e.yaml"))
-    found = [rec("LoRA r=8", t, v, s) for t in ("mrpc", "rte") for s, v in enumerate(LORA)]
-    for r in found:
-        r["config"]["experiment"] = "e"
     text = findings(tables.build(found, exp), exp.floors)
     assert (
         "- Floors, LoRA r=8 median: mrpc 81.00 ≥ 80: met, n=3; rte 81.00 ≥ 82: MISSED, n=3; cola ≥ 15: not run yet."

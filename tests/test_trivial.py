@@ -8,9 +8,9 @@ k = (n - 2) / 2), a different formula from the t statistic the code uses.
 from collections import Counter
 
 import pytest
+from experiment_files import experiment_file
 from scipy.stats import beta
 
-from bca.paper import experiments
 from bca.report import render, render_tuning, tables
 from bca.report.stats import at_trivial, p_above_trivial
 from bca.tasks.trivial import eval_set_facts
@@ -85,8 +85,7 @@ rows:
 
 
 def test_the_tuning_table_names_a_row_at_the_constant_predictor_at_every_grid_point(tmp_path):
-    (tmp_path / "exp.yaml").write_text(EXPERIMENT)
-    exp = experiments.load(str(tmp_path / "exp.yaml"))
+    exp = experiment_file(tmp_path, EXPERIMENT, name="exp")
     found = []
     for label, scores in (("BCA", (0.69, 0.70)), ("LoRA", (0.69, 0.85))):
         for lr, acc in zip((0.1, 0.3), scores, strict=True):
