@@ -16,13 +16,13 @@ import gc
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from bca.report.markdown import markdown_table  # noqa: F401 (the one markdown writer, for the bench scripts)
+from bca.run.system import git_state
 
 
 def wall_seconds(fn: Callable[[], None]) -> float:
@@ -84,19 +84,12 @@ def or_na(value: float | None, spec: str, missing: str = "n/a") -> str:
 
 
 def code_version() -> str:
-    """The commit a report was measured at, marked when the code it ran differs from that commit (a bench
-    figure, like a record, should name the code that made it)."""
-    root = Path(__file__).resolve().parent.parent
-
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
-
-    try:
-        sha = git("rev-parse", "--short", "HEAD")
-        dirty = git("status", "--porcelain", "--untracked-files=no", "--", "bca", "scripts", "configs")
-    except (OSError, subprocess.CalledProcessError):  # not a git checkout (an sdist, a copied folder)
+    """The commit a report was measured at, marked when the tree differs from it: the records' own git facts
+    (``bca.run.system.git_state``), so a bench figure names its code the way a record does."""
+    state = git_state()
+    if state["commit"] is None:  # not a git checkout (an sdist, a copied folder)
         return "commit unknown (not a git checkout)"
-    return f"commit {sha}" + (" + uncommitted changes" if dirty else "")
+    return f"commit {state['commit'][:7]}" + (" + uncommitted changes" if state["dirty"] else "")
 
 
 def command_line(script: str, argv: list[str] | None) -> str:
