@@ -24,7 +24,7 @@ once() {
   git add -- 'results/*/records/*.json'
   new=$(git diff --cached --name-only -- 'results/*/records' | wc -l)
   if [ "$new" = 0 ]; then echo "$(date -u +%FT%TZ) no new records"; return 0; fi
-  git commit -q -m "results: $new new records" -- 'results/*/records'
+  git commit -q -m "results: $new new records" -- 'results/*/records/*.json'
   [ -d "$TABLES" ] || git worktree add -q --detach "$TABLES" HEAD
   git -C "$TABLES" checkout -q -f --detach HEAD
   ln -sfn "$ROOT/.venv" "$TABLES/.venv"
