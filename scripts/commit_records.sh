@@ -22,7 +22,7 @@ TABLES="$ROOT/../wt/tables"
 once() {
   local new
   git add -- 'results/*/records/*.json'
-  new=$(git diff --cached --name-only -- 'results/*/records' | wc -l)
+  new=$(git diff --cached --name-only -- 'results/*/records/*.json' | wc -l)
   if [ "$new" = 0 ]; then echo "$(date -u +%FT%TZ) no new records"; return 0; fi
   git commit -q -m "results: $new new records" -- 'results/*/records/*.json'
   [ -d "$TABLES" ] || git worktree add -q --detach "$TABLES" HEAD
