@@ -1,0 +1,61 @@
+"""``scripts/commit_records.sh`` commits the records that landed, and only them, then the tables they rebuild.
+
+Long result jobs span sessions and a later session keeps only what was committed, so this script runs beside the
+jobs while other work goes on in the same checkout. What must hold: a finished record is committed, a temp file
+of a record still being written is not, an unrelated uncommitted edit stays uncommitted, and the results files
+committed after it are what HEAD's records and code rebuild. The check runs on a clone of HEAD with one record
+taken out and one table cell made stale: after the script, the clone's tree is HEAD's again, byte for byte.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+GIT_ID = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+
+
+def git(repo, *args):
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True,
+                          env={**os.environ, **GIT_ID}).stdout  # fmt: skip
+
+
+def test_new_record_is_committed_alone_then_tables_rebuilt_from_head(tmp_path):
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout: nothing committed to start from")
+    clone = tmp_path / "repo"
+    git(ROOT, "clone", "-q", "--shared", str(ROOT), str(clone))
+    (clone / ".venv").symlink_to(ROOT / ".venv" if (ROOT / ".venv").is_dir() else Path(sys.prefix))
+    head = git(clone, "rev-parse", "HEAD").strip()
+    records = clone / "results" / "instruct_smollm2" / "records"
+    record = sorted(records.glob("*.json"))[0]
+    table = clone / "results" / "instruct_smollm2.md"
+    assert "| 1.3716 (n=1) |" in table.read_text()  # the zero-shot row's held-out loss
+    # the state a session sees while jobs run: a table one record behind (and one stale cell), a record landed
+    saved = record.read_text()
+    git(clone, "rm", "-q", str(record.relative_to(clone)))
+    table.write_text(table.read_text().replace("| 1.3716 (n=1) |", "| 1.3717 (n=1) |", 1))
+    git(clone, "commit", "-q", "-am", "one record behind")
+    record.write_text(saved)
+    (records / f".{record.name}.abc.tmp").write_text("{half a rec")  # a record being written: never committed
+    (clone / "README.md").write_text((clone / "README.md").read_text() + "\nongoing edit\n")
+    env = {**os.environ, **GIT_ID}
+    env.pop("PYTHONPATH", None)  # the script must point the rebuild at HEAD's code itself
+    proc = subprocess.run(["bash", "scripts/commit_records.sh"], cwd=clone, env=env, capture_output=True,
+                          text=True, timeout=900)  # fmt: skip
+    assert proc.returncode == 0, (proc.stdout, proc.stderr[-3000:])
+    assert "committed 1 records" in proc.stdout, proc.stdout
+    added = git(clone, "show", "--name-status", "--format=%s", "HEAD~1").split("\n")
+    assert added[0] == "results: 1 new records"
+    assert [line for line in added[1:] if line] == [f"A\t{record.relative_to(clone)}"]
+    assert git(clone, "log", "-1", "--format=%s") == "results: tables rebuilt from the committed records\n"
+    assert git(clone, "diff", "--stat", head, "HEAD") == ""  # records and tables are HEAD's again, byte for byte
+    tmp = (records / f".{record.name}.abc.tmp").relative_to(clone)
+    # neither the ongoing edit nor the record being written was committed
+    assert git(clone, "status", "--porcelain", "--", ".", ":!.venv") == f" M README.md\n?? {tmp}\n"
+    again = subprocess.run(["bash", "scripts/commit_records.sh"], cwd=clone, env=env, capture_output=True, text=True)
+    assert again.returncode == 0 and "no new records" in again.stdout, (again.stdout, again.stderr)
+    assert git(clone, "log", "-1", "--format=%s") == "results: tables rebuilt from the committed records\n"
