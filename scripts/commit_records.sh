@@ -25,12 +25,17 @@ once() {
   new=$(git diff --cached --name-only -- 'results/*/records/*.json' | wc -l)
   if [ "$new" = 0 ]; then echo "$(date -u +%FT%TZ) no new records"; return 0; fi
   git commit -q -m "results: $new new records" -- 'results/*/records/*.json'
-  [ -d "$TABLES" ] || git worktree add -q --detach "$TABLES" HEAD
-  git -C "$TABLES" checkout -q -f --detach HEAD
+  local head log
+  head=$(git rev-parse HEAD)  # this checkout's HEAD: inside the worktree "HEAD" would name the worktree's own
+  [ -d "$TABLES" ] || git worktree add -q --detach "$TABLES" "$head"
+  git -C "$TABLES" checkout -q -f --detach "$head"
   ln -sfn "$ROOT/.venv" "$TABLES/.venv"
   [ -e "$TABLES/../shared" ] || ln -sfn "$ROOT/../shared" "$TABLES/../shared"
   # PYTHONPATH: the venv's editable install points at this checkout; the rebuild must use HEAD's code
-  (cd "$TABLES" && PYTHONPATH="$TABLES" HF_HUB_OFFLINE=1 bash scripts/results_tables.sh > /dev/null)
+  log="$TABLES/../tables-rebuild.log"
+  (cd "$TABLES" && PYTHONPATH="$TABLES" HF_HUB_OFFLINE=1 bash scripts/results_tables.sh > "$log" 2>&1) || {
+    tail -n 20 "$log" >&2; echo "the rebuild failed (log: $log); the records are committed, the tables not" >&2
+    return 1; }
   local changed
   changed=$(git -C "$TABLES" status --porcelain --untracked-files=all -- results | awk '{print $2}')
   if [ -n "$changed" ]; then
@@ -41,6 +46,10 @@ once() {
   echo "$(date -u +%FT%TZ) committed $new records; $(echo "$changed" | grep -c . || true) results files rebuilt"
 }
 
-once
-# in the loop a failed round (a rebuild error, say) is said and the next round tries again
-while [ "$EVERY" != 0 ]; do sleep "$EVERY"; once || echo "$(date -u +%FT%TZ) this round failed (see above)" >&2; done
+[ "$EVERY" = 0 ] && { once; exit; }
+# Each round is this script run once, as its own process: `set -e` is ignored inside a function called from an
+# `||` list, so a failed step would otherwise be passed over. A failed round is said and the next one tries again.
+while true; do
+  bash "$ROOT/scripts/commit_records.sh" || echo "$(date -u +%FT%TZ) this round failed (see above)" >&2
+  sleep "$EVERY"
+done

@@ -3,8 +3,9 @@
 Long result jobs span sessions and a later session keeps only what was committed, so this script runs beside the
 jobs while other work goes on in the same checkout. What must hold: a finished record is committed, a temp file
 of a record still being written is not, an unrelated uncommitted edit stays uncommitted, and the results files
-committed after it are what HEAD's records and code rebuild. The check runs on a clone of HEAD with one record
-taken out and one table cell made stale: after the script, the clone's tree is HEAD's again, byte for byte.
+committed after it are what the new HEAD's records and code rebuild, round after round (the rebuild worktree
+must follow this checkout's HEAD, not stay where it was made). The check runs on a clone of HEAD with two records
+taken out and one table cell made stale; they land one per round; after both, the clone's tree is HEAD's again.
 """
 
 import os
@@ -16,6 +17,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 GIT_ID = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+REBUILT = "results: tables rebuilt from the committed records"
 
 
 def git(repo, *args):
@@ -23,7 +25,7 @@ def git(repo, *args):
                           env={**os.environ, **GIT_ID}).stdout  # fmt: skip
 
 
-def test_new_record_is_committed_alone_then_tables_rebuilt_from_head(tmp_path):
+def test_records_landing_one_per_round_are_committed_alone_and_each_round_rebuilds_from_the_new_head(tmp_path):
     if not (ROOT / ".git").exists():
         pytest.skip("not a git checkout: nothing committed to start from")
     clone = tmp_path / "repo"
@@ -31,31 +33,31 @@ def test_new_record_is_committed_alone_then_tables_rebuilt_from_head(tmp_path):
     (clone / ".venv").symlink_to(ROOT / ".venv" if (ROOT / ".venv").is_dir() else Path(sys.prefix))
     head = git(clone, "rev-parse", "HEAD").strip()
     records = clone / "results" / "instruct_smollm2" / "records"
-    record = sorted(records.glob("*.json"))[0]
+    landing = sorted(records.glob("*.json"))[:2]
     table = clone / "results" / "instruct_smollm2.md"
     assert "| 1.3716 (n=1) |" in table.read_text()  # the zero-shot row's held-out loss
-    # the state a session sees while jobs run: a table one record behind (and one stale cell), a record landed
-    saved = record.read_text()
-    git(clone, "rm", "-q", str(record.relative_to(clone)))
+    # the state a session sees while jobs run: a table two records behind (and one stale cell)
+    saved = {r: r.read_text() for r in landing}
+    git(clone, "rm", "-q", *(str(r.relative_to(clone)) for r in landing))
     table.write_text(table.read_text().replace("| 1.3716 (n=1) |", "| 1.3717 (n=1) |", 1))
-    git(clone, "commit", "-q", "-am", "one record behind")
-    record.write_text(saved)
-    (records / f".{record.name}.abc.tmp").write_text("{half a rec")  # a record being written: never committed
+    git(clone, "commit", "-q", "-am", "two records behind")
     (clone / "README.md").write_text((clone / "README.md").read_text() + "\nongoing edit\n")
+    tmp = records / f".{landing[0].name}.abc.tmp"
+    tmp.write_text("{half a rec")  # a record being written: never committed
     env = {**os.environ, **GIT_ID}
     env.pop("PYTHONPATH", None)  # the script must point the rebuild at HEAD's code itself
-    proc = subprocess.run(["bash", "scripts/commit_records.sh"], cwd=clone, env=env, capture_output=True,
-                          text=True, timeout=900)  # fmt: skip
-    assert proc.returncode == 0, (proc.stdout, proc.stderr[-3000:])
-    assert "committed 1 records" in proc.stdout, proc.stdout
-    added = git(clone, "show", "--name-status", "--format=%s", "HEAD~1").split("\n")
-    assert added[0] == "results: 1 new records"
-    assert [line for line in added[1:] if line] == [f"A\t{record.relative_to(clone)}"]
-    assert git(clone, "log", "-1", "--format=%s") == "results: tables rebuilt from the committed records\n"
+    for record in landing:  # one record lands per round
+        record.write_text(saved[record])
+        proc = subprocess.run(["bash", "scripts/commit_records.sh"], cwd=clone, env=env, capture_output=True,
+                              text=True, timeout=900)  # fmt: skip
+        assert proc.returncode == 0 and "committed 1 records" in proc.stdout, (proc.stdout, proc.stderr[-3000:])
+        added = git(clone, "show", "--name-status", "--format=%s", "HEAD~1").split("\n")
+        assert added[0] == "results: 1 new records"
+        assert [line for line in added[1:] if line] == [f"A\t{record.relative_to(clone)}"]
+        assert git(clone, "log", "-1", "--format=%s") == REBUILT + "\n"
     assert git(clone, "diff", "--stat", head, "HEAD") == ""  # records and tables are HEAD's again, byte for byte
-    tmp = (records / f".{record.name}.abc.tmp").relative_to(clone)
     # neither the ongoing edit nor the record being written was committed
-    assert git(clone, "status", "--porcelain", "--", ".", ":!.venv") == f" M README.md\n?? {tmp}\n"
+    assert git(clone, "status", "--porcelain", "--", ".", ":!.venv") == f" M README.md\n?? {tmp.relative_to(clone)}\n"
     again = subprocess.run(["bash", "scripts/commit_records.sh"], cwd=clone, env=env, capture_output=True, text=True)
     assert again.returncode == 0 and "no new records" in again.stdout, (again.stdout, again.stderr)
-    assert git(clone, "log", "-1", "--format=%s") == "results: tables rebuilt from the committed records\n"
+    assert git(clone, "log", "-1", "--format=%s") == REBUILT + "\n"
