@@ -5,6 +5,8 @@ import json
 import random
 import statistics
 
+import pytest
+
 from bca.cli.bca_table import main
 from bca.paper import experiments
 from bca.report.render import render
@@ -105,6 +107,23 @@ def test_pareto_front_against_a_hand_worked_example():
 
     points = [(100, 70.0), (50, 60.0), (200, 65.0), (400, 80.0), (50, 55.0), (300, 80.0)]
     assert pareto_front(points) == [(50, 60.0), (100, 70.0), (300, 80.0)]
+
+
+def test_a_zero_shot_row_is_a_level_on_the_parameter_plot_not_a_point_at_its_untrained_adapter():
+    from bca.report.frame import runs_frame
+    from bca.report.plots import param_points
+
+    found = []
+    for label, seed, score, adapter, steps in (
+        ("LoRA", 0, 0.70, 400, 10), ("LoRA", 1, 0.72, 400, 10), ("BCA", 0, 0.66, 40, 10), ("zero-shot", 0, 0.5, 400, 0)
+    ):  # fmt: skip
+        rec = record("rte", seed, score, row=label)
+        rec["params"]["adapter"] = adapter
+        rec["time"] = {"steps": steps}
+        found.append(rec)
+    points, baselines = param_points(runs_frame(found))
+    assert points == {"BCA": (40, pytest.approx(66.0)), "LoRA": (400, pytest.approx(71.0))}  # medians over seeds
+    assert baselines == {"zero-shot": pytest.approx(50.0)}
 
 
 def test_plots_are_written_from_records(tmp_path):

@@ -15,7 +15,7 @@ import json
 import statistics
 from pathlib import Path
 
-from bca.report import table_metric
+from bca.report import frame, table_metric
 from bca.report.markdown import markdown_table
 from bca.report.stats import ALPHA
 from bca.report.tables import build
@@ -87,7 +87,7 @@ def decoder_table(table, bench_path: Path | None = None) -> str:
         mark = "" if p is None else f", p = {p:.3g}" + ("*" if p < ALPHA else "")
         forgetting = [v for v in (table_metric.cell_value(r, "forgetting") for r in recs) if v is not None]
         speeds = [t for t in ((r.get("time") or {}).get("tokens_per_s") for r in recs) if t]
-        untrained = all((r.get("time") or {}).get("steps") == 0 for r in recs)  # zero-shot: the adapter at init
+        untrained = all(frame.untrained(r) for r in recs)  # zero-shot: the adapter at init
         params = "/".join(f"{n:,}" for n in sorted({int(r["params"]["adapter"]) for r in recs}))
         body.append([
             label, f"none trained ({params} at init)" if untrained else params,

@@ -20,11 +20,17 @@ from bca.run.labels import row_label
 
 COLUMNS = (
     "label", "model", "task", "seed", "method", "block_size", "status", "value", "missing", "adapter_params",
-    "step_s", "at_trivial", "record",
+    "step_s", "untrained", "at_trivial", "record",
 )  # fmt: skip
 
 
 NUMERIC = ("seed", "value", "adapter_params")
+
+
+def untrained(rec: dict) -> bool:
+    """True for a run that trained 0 steps (a zero-shot row): its adapter is the one at init, so its parameter
+    count is not a trained adapter's and it is no point on a score-vs-parameters plot."""
+    return (rec.get("time") or {}).get("steps") == 0
 
 
 def _row(rec: dict, metric: str | None) -> dict:
@@ -43,6 +49,7 @@ def _row(rec: dict, metric: str | None) -> dict:
         "missing": table_metric.missing_reason(rec, metric) if value is None else None,
         "adapter_params": int(rec["params"]["adapter"]),
         "step_s": (rec.get("time") or {}).get("step_s"),  # failed runs have no time
+        "untrained": untrained(rec),
         # True: the value does not beat the eval set's constant predictor (None: not testable / no facts)
         "at_trivial": None
         if value is None

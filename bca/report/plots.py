@@ -27,6 +27,20 @@ def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]
     return front
 
 
+def param_points(runs: pd.DataFrame) -> tuple[dict[str, tuple[float, float]], dict[str, float]]:
+    """One task's rows: label -> (median adapter parameters, median score x100) for the trained rows, and
+    label -> median score for the rows that trained 0 steps (zero-shot). Those have only an adapter at init, so
+    they are drawn as a level to beat, never as a point (or a Pareto point) at that adapter's parameter count."""
+    points, baselines = {}, {}
+    for label, row in sorted(runs.groupby("label"), key=lambda g: g[0]):
+        y = statistics.median(100 * v for v in values(row))
+        if row.untrained.all():
+            baselines[label] = y
+        else:
+            points[label] = (statistics.median(row.adapter_params), y)
+    return points, baselines
+
+
 def score_vs_params(runs: pd.DataFrame, out: Path) -> list[Path]:
     """One panel per task: each row a point (median over seeds) at its adapter parameter count."""
     scored = runs[runs.value.notna()]
@@ -36,13 +50,14 @@ def score_vs_params(runs: pd.DataFrame, out: Path) -> list[Path]:
     tasks = sorted(scored.task.unique())
     fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3.6), squeeze=False)
     for ax, task in zip(axes[0], tasks, strict=True):
-        points = []
-        for label, row in sorted(scored[scored.task == task].groupby("label"), key=lambda g: g[0]):
-            x, y = statistics.median(row.adapter_params), statistics.median(100 * v for v in values(row))
+        points, baselines = param_points(scored[scored.task == task])
+        for label, (x, y) in points.items():
             ax.scatter([x], [y], label=label, zorder=3)
-            points.append((x, y))
-        front = pareto_front(points)
-        ax.plot(*zip(*front, strict=True), "k--", lw=1, label="Pareto front", zorder=2)
+        for label, y in baselines.items():
+            ax.axhline(y, color="grey", ls=":", lw=1.2, label=f"{label} (no training)", zorder=1)
+        if points:
+            front = pareto_front(list(points.values()))
+            ax.plot(*zip(*front, strict=True), "k--", lw=1, label="Pareto front", zorder=2)
         ax.set(xscale="log", xlabel="trainable adapter parameters", ylabel="dev score (best epoch)", title=task)
         ax.xaxis.set_minor_formatter(no_labels())  # minor-tick labels (2x10^4, 3x10^4, ...) overlap in narrow panels
         ax.grid(alpha=0.3)

@@ -46,6 +46,11 @@ def ours_cell(row: Row, task: str, digits: int = 2) -> str:
     return text
 
 
+def params_cell(row) -> str:
+    """The "params (ours)" cell: a zero-shot row trained no adapter, so it shows no adapter's count."""
+    return "none trained" if row.untrained else params_m(row.adapter_params)
+
+
 def lines(table: Table) -> list[list[str]]:
     """Header + body cells shared by markdown and LaTeX."""
     out = [["row", "model", "params (ours)", "params (paper)", *table.columns, "avg"]]
@@ -53,7 +58,7 @@ def lines(table: Table) -> list[list[str]]:
     for row in table.rows:
         medians = [row.cells[t].median if t in row.cells else None for t in table.columns]
         out.append(
-            [row.label, row.model, params_m(row.adapter_params), row.published_params or "-"]
+            [row.label, row.model, params_cell(row), row.published_params or "-"]
             + [ours_cell(row, t, d) for t in table.columns]
             + [fmt(average(medians), digits=d)]
         )

@@ -61,6 +61,7 @@ class Row:
     published: dict[str, float] = field(default_factory=dict)
     published_params: str | None = None
     chosen: dict[str, str] = field(default_factory=dict)  # task -> the grid point its runs use ("lr=1e-3")
+    untrained: bool = False  # every run trained 0 steps (zero-shot): adapter_params is the adapter at init
 
 
 @dataclass
@@ -119,7 +120,10 @@ def build(
     scale = table_metric.scale(metric, experiment.scale if experiment else 100.0)
     rows: dict[tuple[str, str], Row] = {}
     for (label, model), runs in frame.runs_frame(found, metric).groupby(["label", "model"], sort=False):
-        row = rows[(label, model)] = Row(label=label, model=model, adapter_params={int(n) for n in runs.adapter_params})
+        row = rows[(label, model)] = Row(
+            label=label, model=model, adapter_params={int(n) for n in runs.adapter_params},
+            untrained=bool(runs.untrained.all()),
+        )  # fmt: skip
         for task, cell_runs in runs.groupby("task", sort=False):
             not_ok = cell_runs["missing"].dropna().value_counts(sort=False)
             # sorted: order-independent statistics, whatever order the files were read in
