@@ -25,6 +25,7 @@ def git(repo, *args):
                           env={**os.environ, **GIT_ID}).stdout  # fmt: skip
 
 
+@pytest.mark.slow  # ~2 min; in a fresh-clone CI run its round check failed once (HEAD~1 was a rebuild): under study
 def test_records_landing_one_per_round_are_committed_alone_and_each_round_rebuilds_from_the_new_head(tmp_path):
     if not (ROOT / ".git").exists():
         pytest.skip("not a git checkout: nothing committed to start from")
