@@ -1,6 +1,7 @@
-"""Shared test setup: offline hub (a miss fails in 0 s), quiet wandb, and the shared data location."""
+"""Shared test setup: offline hub (a miss fails in 0 s), quiet wandb, the shared data path, a tiny RTE folder."""
 
 import os
+import random
 from pathlib import Path
 
 import pytest
@@ -22,3 +23,25 @@ def glue_dir() -> Path:
     if not path.is_dir():
         pytest.skip(f"real GLUE files not found at {path} (set BCA_SHARED_DATA); a user's clone has none")
     return path
+
+
+WORDS = "the a cat dog sat ran on under mat house tree red blue big small quickly slowly".split()
+
+
+def _sentence(rng: random.Random) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(rng.randint(4, 9)))
+
+
+@pytest.fixture(scope="module")
+def tiny_glue(tmp_path_factory) -> Path:
+    """A GLUE folder holding a small RTE in the original TSV layout (40 train, 16 dev rows)."""
+    root = tmp_path_factory.mktemp("tiny_glue")
+    (root / "RTE").mkdir()
+    rng = random.Random(0)
+    for name, n in (("train.tsv", 40), ("dev.tsv", 16)):
+        rows = ["index\tsentence1\tsentence2\tlabel"]
+        rows += [
+            f"{i}\t{_sentence(rng)}\t{_sentence(rng)}\t{rng.choice(['entailment', 'not_entailment'])}" for i in range(n)
+        ]
+        (root / "RTE" / name).write_text("\n".join(rows) + "\n")
+    return root
