@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 import torch
 from abuse_cli import base, bca_run, one_line_with
+from crashes import crash_at
 
 from bca.config.hydra_app import compose
-from bca.run import checkpoint, records, tracking
+from bca.run import checkpoint, records
 from bca.run.runner import run
 
 
@@ -27,26 +28,6 @@ def checkpointed(tiny_glue: Path, results: Path) -> list[str]:
 def reference(tiny_glue, tmp_path_factory):
     """The uninterrupted run every recovered run must reproduce exactly (CPU kernels are deterministic)."""
     return run(compose(checkpointed(tiny_glue, tmp_path_factory.mktemp("reference"))))
-
-
-def interrupt_at(monkeypatch, step: int, error: BaseException) -> None:
-    """Make the run's tracker raise ``error`` when the loop logs ``step`` (trained, not yet checkpointed)."""
-    start = tracking.start
-
-    def start_raising(*args, **kwargs):
-        tracker = start(*args, **kwargs)
-        log = tracker.log
-
-        def log_or_raise(values, step=None):
-            if step == at:
-                raise error
-            log(values, step=step)
-
-        tracker.log = log_or_raise
-        return tracker
-
-    at = step
-    monkeypatch.setattr("bca.run.runner.tracking.start", start_raising)
 
 
 def _truncate(path: Path) -> None:
@@ -66,7 +47,7 @@ def test_damaged_checkpoint_is_set_aside_and_the_run_recovers(
 ):
     cfg = compose(checkpointed(tiny_glue, tmp_path))
     with pytest.MonkeyPatch.context() as mp:
-        interrupt_at(mp, 4, RuntimeError("the machine went away"))  # checkpoints at steps 1, 2, 3
+        crash_at(mp, 4, RuntimeError("the machine went away"))  # checkpoints at steps 1, 2, 3
         if keep_all:
             mp.setattr(checkpoint.shutil, "rmtree", lambda *a, **k: None)  # as if killed before the cleanup
         with pytest.raises(RuntimeError):
@@ -126,7 +107,7 @@ def test_disk_full_while_writing_the_record_loses_nothing(reference, tiny_glue, 
 def test_ctrl_c_records_a_message_and_the_finished_epochs(tiny_glue, tmp_path, monkeypatch, capsys):
     argv = [*checkpointed(tiny_glue, tmp_path), "trainer.max_steps=8"]  # 4 steps per epoch: epoch 1 ends at step 4
     with pytest.MonkeyPatch.context() as mp:
-        interrupt_at(mp, 6, KeyboardInterrupt())
+        crash_at(mp, 6, KeyboardInterrupt())
         code, err = bca_run(argv, mp, capsys)
     assert code == 130 and "Traceback" not in err, err
     one_line_with(err, "interrupted", "run the same command again to resume")
