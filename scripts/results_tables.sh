@@ -209,7 +209,7 @@ no held-out loss); they are not rows of this table (git history has their old RE
 
 MD
   landed=$(grep -l '"experiment": "instruct_smollm2"' results/instruct_smollm2/records/*.json 2>/dev/null | wc -l || true)
-  echo "Records of this table so far: $landed of 43 runs (8 tuned rows x 3 grid points, 18 seeds at the chosen points, the zero-shot run), plus any point tune.widen adds."
+  echo "Records of this table so far: $landed of 49 runs: 30 selection runs (8 tuned rows x 3 grid points, and the 6 points tune.widen added beyond a grid end: the tuning table), 18 seeds at the chosen points, the zero-shot run."
   echo
   if [ "$landed" -gt 0 ]; then
     $BIN/bca-table results/instruct_smollm2 --experiment instruct_smollm2 --decoder --generation results/bench_generate.json

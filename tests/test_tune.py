@@ -118,6 +118,8 @@ def test_tune_end_to_end_selects_on_held_out_data_runs_the_seeds_and_reruns_noth
     lora_lr = next(iter({r["config"]["method"]["lr"] for r in finals if r["config"]["tags"] == ["row:LoRA"]}))
     chosen = [ln for ln in text.splitlines() if ln.startswith("|   chosen")]
     assert f"lr={experiments.override_value(lora_lr)}" in chosen[0] and "held-out" in text
+    # a grid of two points and no tune.widen: every choice is an end of its grid, and the table says so
+    assert all(ln.rstrip(" |").endswith("(edge)") for ln in chosen) and len(chosen) == 2
     tuning = tmp_path / "tuning.md"
     assert bca_table.main([str(results), "--experiment", str(path), "--tuning", "--out", str(tuning)]) == 0
     assert tuning.read_text().count("**lr=") == 2  # one bold (chosen) point per row

@@ -260,8 +260,9 @@ def choices(experiment: experiments.Experiment, found: list[dict], rows=None, ta
     return out
 
 
-def chosen_points(found: list[dict], experiment) -> dict[tuple[str, str, str], tuple]:
-    """(row, model, task) -> the grid point chosen from this experiment's selection runs (rows with a grid)."""
+def chosen_points(found: list[dict], experiment) -> dict[tuple[str, str, str], Choice]:
+    """(row, model, task) -> the choice made from this experiment's selection runs (rows with a grid; its
+    ``point`` is set). The whole choice, not just its point: a table flags a choice at a grid end."""
     if experiment is None:
         return {}
     picks = {}
@@ -269,7 +270,7 @@ def chosen_points(found: list[dict], experiment) -> dict[tuple[str, str, str], t
         mine = [r for r in found if r["config"]["model"]["name"] == model]
         for (label, task), choice in choices(experiment, mine).items():
             if choice.point is not None:
-                picks[(label, model, task)] = choice.point
+                picks[(label, model, task)] = choice
     return picks
 
 
@@ -282,9 +283,9 @@ def at_chosen_point(record: dict, experiment, picks) -> bool:
     row = next((r for r in experiment.rows if r.label == label), None)
     if row is None or not row.grid_for(cfg["task"]["name"]):
         return True
-    point = picks.get((label, cfg["model"]["name"], cfg["task"]["name"]))
+    choice = picks.get((label, cfg["model"]["name"], cfg["task"]["name"]))
     # by value, not by the file's grid: a point tune.widen added is not in it
-    return point is not None and all(same_value(config_value(cfg, key), value) for key, value in point)
+    return choice is not None and all(same_value(config_value(cfg, key), value) for key, value in choice.point)
 
 
 def describe_point(point) -> str:
