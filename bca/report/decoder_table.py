@@ -4,7 +4,8 @@ parameters and what the row costs to train and to serve.
 Why a table of its own: on a 135M model GSM8K accuracy sits at a few percent, where one binomial interval
 covers every method, so the comparison rests on the continuous held-out loss (mean ± std over seeds, Welch's
 p against the reference row); accuracy is pooled over seeds (k correct of n·seeds problems) with its Wilson
-95 % interval, so a reader sees how little it can separate. Generation speed comes from
+95 % interval and Fisher's exact p against the reference row's pooled count, so a reader sees how little it can
+separate. Generation speed comes from
 ``scripts/bench_generate.py --experiment``'s JSON (unmerged and merged, x the base model's tokens/s), joined
 by row label.
 """
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from bca.report import frame, table_metric
 from bca.report.markdown import markdown_table
-from bca.report.stats import ALPHA
+from bca.report.stats import ALPHA, fisher_p, welch_p
 from bca.report.tables import build
 from bca.run.labels import row_label
 
@@ -38,7 +39,16 @@ def _mean_std(values: list[float]) -> str:
     return f"{statistics.fmean(values):.4f} ± {statistics.stdev(values):.4f} (n={len(values)})"
 
 
-def _accuracy(recs: list[dict]) -> str:
+def _marked(p: float | None) -> str:
+    return "" if p is None else f", p = {p:.3g}" + ("*" if p < ALPHA else "")
+
+
+def _forgetting(recs: list[dict]) -> list[float]:
+    return [v for v in (table_metric.cell_value(r, "forgetting") for r in recs) if v is not None]
+
+
+def _pooled_accuracy(recs: list[dict]) -> tuple[int, int]:
+    """(correct, problems) summed over the runs (each run's accuracy x its eval-set size)."""
     k = n = 0
     for rec in recs:
         acc = table_metric.cell_value(rec, "accuracy")
@@ -46,10 +56,19 @@ def _accuracy(recs: list[dict]) -> str:
         if acc is None or not size:
             continue
         k, n = k + round(acc * size), n + int(size)
+    return k, n
+
+
+def _accuracy(k: int, n: int, ref: tuple[int, int] | None) -> str:
+    """The pooled accuracy cell; ``ref``: the reference row's pooled count, for Fisher's p (None: no test)."""
     if not n:
         return "-"
     low, high = wilson(k, n)
-    return f"{100 * k / n:.1f} ({k}/{n}; {100 * low:.1f}-{100 * high:.1f})"
+    test = ""
+    if ref is not None and ref[1]:
+        p = fisher_p(k, n, *ref)
+        test = f", p = {p:.2g}" + ("*" if p < ALPHA else "")
+    return f"{100 * k / n:.1f} ({k}/{n}; {100 * low:.1f}-{100 * high:.1f}){test}"
 
 
 def _generation(bench: dict | None, label: str) -> str:
@@ -78,24 +97,27 @@ def decoder_table(table, bench_path: Path | None = None) -> str:
     reference = table.reference if table.reference in groups else None  # declared, but no final run landed yet
     loss_rows = build(table.records, reference=reference, metric="heldout_loss").rows
     loss_cells = {r.label: next(iter(r.cells.values()), None) for r in loss_rows}
+    ref_count = _pooled_accuracy(groups[reference]) if reference else None
+    ref_forgetting = _forgetting(groups[reference]) if reference else []
     body = []
     for label in order:
         recs = groups[label]
         cell = loss_cells.get(label)
         mine = cell.values if cell else []
-        p = cell.p_value if cell else None
-        mark = "" if p is None else f", p = {p:.3g}" + ("*" if p < ALPHA else "")
-        forgetting = [v for v in (table_metric.cell_value(r, "forgetting") for r in recs) if v is not None]
+        forgetting = _forgetting(recs)
+        forgetting_p = None if label == reference else welch_p(forgetting, ref_forgetting)
         speeds = [t for t in ((r.get("time") or {}).get("tokens_per_s") for r in recs) if t]
         untrained = all(frame.untrained(r) for r in recs)  # zero-shot: the adapter at init
         params = "/".join(f"{n:,}" for n in sorted({int(r["params"]["adapter"]) for r in recs}))
         body.append([
             label, f"none trained ({params} at init)" if untrained else params,
-            _mean_std(mine) + mark, _accuracy(recs), _mean_std(forgetting),
+            _mean_std(mine) + _marked(cell.p_value if cell else None),
+            _accuracy(*_pooled_accuracy(recs), None if label == reference else ref_count),
+            _mean_std(forgetting) + _marked(forgetting_p),
             f"{statistics.median(speeds):,.0f}" if speeds else "-",
             "1 (the base model)" if untrained else _generation(bench, label),
         ])  # fmt: skip
-    header = ["row", "adapter params", "held-out loss (lower is better)", "accuracy % (k/n; Wilson 95 %)",
+    header = ["row", "adapter params", "held-out loss (lower is better)", "accuracy % (k/n; Wilson 95 %; p)",
               "forgetting", "train tok/s", "generation × base (unmerged / merged)"]  # fmt: skip
     notes = [
         f"### {table.title}: decoder columns",
@@ -103,8 +125,10 @@ def decoder_table(table, bench_path: Path | None = None) -> str:
         "- held-out loss: mean ± std over seeds of the response NLL per token at each run's reported evaluation; "
         f"p = Welch's t-test against {reference or 'the reference row (none has landed yet)'} (`*`: p < {ALPHA:g}); "
         "accuracy pooled over the seeds, with the "
-        "Wilson interval",
-        "- forgetting: general-text LM loss of the tuned model minus the base model's (lower is better)",
+        f"Wilson interval and Fisher's exact p against {reference or 'the reference row'}'s pooled count "
+        f"(two-sided; `*`: p < {ALPHA:g})",
+        "- forgetting: general-text LM loss of the tuned model minus the base model's (lower is better); p = Welch's "
+        f"t-test against {reference or 'the reference row'} over seeds",
         "- generation: tokens/s x the base model's, each row's own adapter (its method overrides, random values), "
         + (f"from `{bench_path}`" if bench else "no bench_generate.json given")
         + "; merged is the base model's arithmetic (plain nn.Linear), so its distance from 1 is the bench's noise",

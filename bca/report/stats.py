@@ -1,4 +1,5 @@
-"""The statistics a table may print: Welch's t-test of a row against a reference row, over seeds.
+"""The statistics a table may print: Welch's t-test of a row against a reference row, over seeds; Fisher's exact
+test of two pooled success counts (the decoder table's accuracy, a few correct of a few hundred problems).
 
 Welch's (unequal variances) rather than Student's: two methods' seed spreads differ (BCA p = d's std is half
 FourierFT's on SST-2), and Welch's test is the safe default with few seeds. scipy does the maths.
@@ -19,6 +20,13 @@ def welch_p(a: list[float], b: list[float]) -> float | None:
 
     p = float(ttest_ind(a, b, equal_var=False).pvalue)
     return None if math.isnan(p) else p
+
+
+def fisher_p(k: int, n: int, k_ref: int, n_ref: int) -> float:
+    """Two-sided p of Fisher's exact test of k/n successes against k_ref/n_ref (exact: the counts are tiny)."""
+    from scipy.stats import fisher_exact
+
+    return float(fisher_exact([[k, n - k], [k_ref, n_ref - k_ref]]).pvalue)
 
 
 def differs(p: float | None, alpha: float = ALPHA) -> bool:
