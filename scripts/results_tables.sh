@@ -223,6 +223,33 @@ MD
   fi
   cat <<'MD'
 
+### What the table shows (each figure is a cell above; n = seeds)
+
+All 49 runs come from commit daf3724 with a clean tree. Later commits changed only how records are read and
+shown (`bca/report`, the choice bookkeeping in `bca/paper/tune.py`), not training, data or methods (`bca/run`,
+`bca/methods`, `bca/tasks`, `configs` are as at daf3724), so rerunning at a later commit gives the same numbers.
+
+- **Every tuned row learned.** The base model's held-out loss of 1.3716 nats/token falls to 1.00-1.06 after the
+  100 steps, for every method.
+- **Held-out loss against LoRA r=8** (1.0017 ± 0.0080, n=3): only C3A p=192 is worse at p < 0.05 (1.0231 ± 0.0045,
+  +0.0214, p = 0.025). BCA p=64 (+0.0007, p = 0.905), C3A p=64 (+0.0128, p = 0.090) and BCA p=192 (+0.0164,
+  p = 0.067) cannot be told apart from LoRA with 3 seeds each. VeRA (1.0259), CDD (1.0302) and FourierFT (1.0622)
+  ran one seed each: each lies above all three LoRA seeds (0.9948-1.0104), but no test is made on n = 1.
+- **Accuracy separates nothing:** pooled exact match is 0-4 % for every row, the zero-shot model's 3 % included,
+  and no row differs from LoRA's 8/300 (Fisher's p ≥ 0.2 for each).
+- **Forgetting** (Alpaca LM loss, tuned minus base): C3A p=192 (0.1922 ± 0.0121), BCA p=192 (0.1335 ± 0.0168)
+  and BCA p=64 (0.1056 ± 0.0061) forget more than LoRA (0.0180 ± 0.0186) at p < 0.05 (p = 0.0004, 0.0014, 0.009);
+  C3A p=64 (0.0173 ± 0.0014, p = 0.95) does not differ from it. FourierFT's one seed has the largest figure (0.3795).
+- **Tuning caveat:** C3A p=192's chosen lr, 3.2, is the upper end of its widened grid (`tune.widen: 1` allows one
+  point beyond the file's grid): its selection score gained 0.0034 from lr 0.8 to 3.2, and a larger lr may do
+  better still. Every other choice is inside its grid.
+- **Costs:** generation unmerged runs at 0.71-0.87 x the base model's tokens/s; merged, 0.91-1.21 x (the base
+  model's own arithmetic, so that spread is the bench's noise), from `bench_generate.md`. Train tokens/s were
+  read while two result jobs (and at times the test suite) shared the machine's two cores: indicative, not a
+  ranking.
+MD
+  cat <<'MD'
+
 ## Budget check: LoRA r=8 at its grid's centre lr, held-out loss every 25 steps
 
 Where LoRA's held-out response loss flattens fixes the table's step budget (`experiments/instruct_smollm2_budget.yaml`:
