@@ -239,7 +239,10 @@ shown (`bca/report`, the choice bookkeeping in `bca/paper/tune.py`), not trainin
   and no row differs from LoRA's 8/300 (Fisher's p ≥ 0.2 for each).
 - **Forgetting** (Alpaca LM loss, tuned minus base): C3A p=192 (0.1922 ± 0.0121), BCA p=192 (0.1335 ± 0.0168)
   and BCA p=64 (0.1056 ± 0.0061) forget more than LoRA (0.0180 ± 0.0186) at p < 0.05 (p = 0.0004, 0.0014, 0.009);
-  C3A p=64 (0.0173 ± 0.0014, p = 0.95) does not differ from it. FourierFT's one seed has the largest figure (0.3795).
+  C3A p=64 (0.0173 ± 0.0014, p = 0.95) does not differ from it. FourierFT's one seed has the largest figure (0.3795),
+  and it starts off the base model: peft's FourierFT draws its spectral coefficients from a Gaussian at init
+  (`init_weights=False`, its default), so with scaling 150 its step-0 held-out loss is 1.6588 and its forgetting
+  0.2433 (the curves); every other row starts at the base model's 1.3716 and 0.
 - **Tuning caveat:** C3A p=192's chosen lr, 3.2, is the upper end of its widened grid (`tune.widen: 1` allows one
   point beyond the file's grid): its selection score gained 0.0034 from lr 0.8 to 3.2, and a larger lr may do
   better still. Every other choice is inside its grid.

@@ -66,3 +66,32 @@ def test_loss_curves_are_plotted_for_runs_that_have_them(tmp_path):
     assert loss_curves(runs_frame([record(1, 0.03, 0.9)]), tmp_path) == []  # no curve, no figure
     (path,) = loss_curves(runs_frame([with_curve, record(1, 0.03, 0.9)]), tmp_path)
     assert path.name == "loss_curves_gsm8k.png" and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_rows_seeds_share_one_colour_and_one_legend_entry(tmp_path, monkeypatch):
+    """Eighteen runs in one figure: one colour and one legend entry per row, not per run."""
+    from bca.report import plot_curves
+    from bca.report.frame import runs_frame
+
+    def curved(seed, row, slope):
+        rec = record(seed, 0.03, 0.9)
+        rec["config"]["tags"] = [f"row:{row}"]
+        rec["metrics"]["curve"] = [
+            {"step": s, "heldout_loss": 1.2 - slope * s, "forgetting": slope * s} for s in (0, 25)
+        ]
+        return rec
+
+    seen = {}
+
+    def capture(plt, fig, path, dpi=120):
+        seen["legend"] = [t.get_text() for t in fig.axes[-1].get_legend().get_texts()]
+        seen["colours"] = [(line.get_label(), line.get_color()) for line in fig.axes[0].get_lines()]
+        plt.close(fig)
+        return path
+
+    monkeypatch.setattr(plot_curves, "save", capture)
+    found = [curved(0, "A", 0.001), curved(1, "A", 0.002), curved(0, "B", 0.003)]
+    plot_curves.loss_curves(runs_frame(found), tmp_path)
+    assert seen["legend"] == ["A (2 seeds)", "B (seed 0)"]
+    (a0, a1, b0) = [colour for _, colour in seen["colours"]]
+    assert a0 == a1 and a0 != b0 and len(seen["colours"]) == 3  # every run drawn, its row's colour
