@@ -242,7 +242,8 @@ shown (`bca/report`, the choice bookkeeping in `bca/paper/tune.py`), not trainin
   C3A p=64 (0.0173 ± 0.0014, p = 0.95) does not differ from it. FourierFT's one seed has the largest figure (0.3795),
   and it starts off the base model: peft's FourierFT draws its spectral coefficients from a Gaussian at init
   (`init_weights=False`, its default), so with scaling 150 its step-0 held-out loss is 1.6588 and its forgetting
-  0.2433 (the curves); every other row starts at the base model's 1.3716 and 0.
+  0.2433 (the curves). Every other row starts at the base model (held-out loss 1.3716, forgetting 0), C3A
+  within 0.0006 and 0.0001 of it (its kernels start from xavier_uniform, `configs/method/c3a.yaml`, not zero).
 - **Tuning caveat:** C3A p=192's chosen lr, 3.2, is the upper end of its widened grid (`tune.widen: 1` allows one
   point beyond the file's grid): its selection score gained 0.0034 from lr 0.8 to 3.2, and a larger lr may do
   better still. Every other choice is inside its grid.
