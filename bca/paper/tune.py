@@ -290,3 +290,8 @@ def at_chosen_point(record: dict, experiment, picks) -> bool:
 
 def describe_point(point) -> str:
     return ", ".join(f"{key.rsplit('.', 1)[-1]}={experiments.override_value(v)}" for key, v in point)
+
+
+def describe_chosen(choice: Choice) -> str:
+    """The chosen point as tables show it; "(edge)": an end of its grid (widened or not), the optimum may lie beyond."""
+    return describe_point(choice.point) + (" (edge)" if choice.edges else "")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bca.report import frame, table_metric
 from bca.report.markdown import markdown_table
-from bca.report.stats import ALPHA, fisher_p, welch_p
+from bca.report.stats import ALPHA, differs, fisher_p, welch_p
 from bca.report.tables import build
 from bca.run.labels import row_label
 
@@ -39,8 +39,9 @@ def _mean_std(values: list[float]) -> str:
     return f"{statistics.fmean(values):.4f} ± {statistics.stdev(values):.4f} (n={len(values)})"
 
 
-def _marked(p: float | None) -> str:
-    return "" if p is None else f", p = {p:.3g}" + ("*" if p < ALPHA else "")
+def _marked(p: float | None, digits: int = 3) -> str:
+    """ ", p = ..." after a cell, starred where it differs from the reference; "" where nothing was tested."""
+    return "" if p is None else f", p = {p:.{digits}g}" + ("*" if differs(p) else "")
 
 
 def _forgetting(recs: list[dict]) -> list[float]:
@@ -64,11 +65,8 @@ def _accuracy(k: int, n: int, ref: tuple[int, int] | None) -> str:
     if not n:
         return "-"
     low, high = wilson(k, n)
-    test = ""
-    if ref is not None and ref[1]:
-        p = fisher_p(k, n, *ref)
-        test = f", p = {p:.2g}" + ("*" if p < ALPHA else "")
-    return f"{100 * k / n:.1f} ({k}/{n}; {100 * low:.1f}-{100 * high:.1f}){test}"
+    p = fisher_p(k, n, *ref) if ref is not None and ref[1] else None
+    return f"{100 * k / n:.1f} ({k}/{n}; {100 * low:.1f}-{100 * high:.1f})" + _marked(p, digits=2)
 
 
 def _generation(bench: dict | None, label: str) -> str:

@@ -25,16 +25,17 @@ def loss_curves(runs: pd.DataFrame, out: Path) -> list[Path]:
     for task, by in sorted(with_curve.groupby("task"), key=lambda g: g[0]):
         fig, axes = plt.subplots(1, len(PANELS), figsize=(11, 3.6))
         palette = plt.get_cmap("tab10" if by.label.nunique() <= 10 else "tab20").colors
-        colours = {label: palette[i % len(palette)] for i, label in enumerate(sorted(set(by.label)))}
-        for label, seeds in by.groupby("label", sort=True):  # sorted: the same legend whatever the read order
+        # sorted: the same colours and legend whatever order the records were read in
+        for row, (label, seeds) in enumerate(by.groupby("label", sort=True)):
             n = seeds.seed.nunique()
             legend = f"{label} ({n} seeds)" if n > 1 else f"{label} (seed {seeds.seed.iloc[0]})"
+            colour = palette[row % len(palette)]
             for i, run in enumerate(seeds.sort_values("seed", kind="stable").itertuples()):
                 for ax, (key, _) in zip(axes, PANELS, strict=True):
                     points = [p for p in run.record["metrics"]["curve"] if key in p]
                     if points:
                         ax.plot([p["step"] for p in points], [p[key] for p in points], "o-", ms=3, lw=1.2,
-                                color=colours[label], alpha=0.85, label=legend if i == 0 else None)  # fmt: skip
+                                color=colour, alpha=0.85, label=legend if i == 0 else None)  # fmt: skip
         for ax, (_, ylabel) in zip(axes, PANELS, strict=True):
             ax.set(xlabel="optimiser step", ylabel=ylabel, title=task)
             ax.grid(alpha=0.3)

@@ -87,7 +87,7 @@ def tuning_table(found: list[dict], experiment, fmt_name: str = "md") -> str:
         if choice.point is None:
             chosen = "-"
         else:
-            chosen = tune.describe_point(choice.point) + (" (edge)" if choice.edges else "")
+            chosen = tune.describe_chosen(choice)
         text.append(f"| {label} | {model} | {task} | {' · '.join(points)} | {chosen} |")
     nothing = [f"{label} on {task} ({model})" for label, model, task, choice in entries if trivial_everywhere(choice)]
     untested = sum(

@@ -148,9 +148,7 @@ def build(
         ordered += [rows[k] for k in sorted(rows, key=natural_key)]  # records of this experiment outside its rows
         title, reports = experiment.title, experiment.reports
         for row in ordered:
-            # "(edge)": the choice is an end of its grid (widened or not), so the optimum may lie beyond it
-            row.chosen = {task: tune.describe_point(choice.point) + (" (edge)" if choice.edges else "")
-                          for (label, model, task), choice in picks.items()
+            row.chosen = {task: tune.describe_chosen(choice) for (label, model, task), choice in picks.items()
                           if label == row.label and model == row.model}  # fmt: skip
     ref = reference_row(ordered, reference or (experiment.reference if experiment else None))
     mark_significance(ordered, ref)
